@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Client connections: line framing on a bufferevent, bounded output, and
+ * the connection's end. A client is never freed inside its own callback
+ * chain: client_close marks it dead and unlinks it, and a deferred event
+ * frees it once the current callbacks have returned.
+ */
+
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "procd.h"
+
+#define CLIENT_READ_CHUNK	(64 * 1024)
+
+struct clients	 clients = TAILQ_HEAD_INITIALIZER(clients);
+u_int		 clients_count;
+
+static u_int		 client_next_id = 1;
+static struct clients	 clients_dead = TAILQ_HEAD_INITIALIZER(clients_dead);
+static struct event	*client_reaper;
+
+static void	client_read(struct bufferevent *, void *);
+static void	client_write(struct bufferevent *, void *);
+static void	client_event(struct bufferevent *, short, void *);
+static void	client_maybe_finish(struct client *);
+
+/* Reads and drops what the peer sent but procd will not read, so that the
+ * close is seen as an end of file and not as a reset. */
+static void
+client_discard_input(int fd)
+{
+	char	buf[4096];
+	int	i;
+
+	for (i = 0; i < 64; i++) {
+		if (recv(fd, buf, sizeof buf, MSG_DONTWAIT) <= 0)
+			break;
+	}
+}
+
+static void
+client_reap(int fd, short events, void *arg)
+{
+	struct client	*c;
+
+	while ((c = TAILQ_FIRST(&clients_dead)) != NULL) {
+		TAILQ_REMOVE(&clients_dead, c, entry);
+		client_discard_input(bufferevent_getfd(c->bev));
+		bufferevent_free(c->bev);
+		free(c);
+	}
+}
+
+void
+client_accept(int fd, uid_t uid, pid_t pid)
+{
+	struct client	*c;
+
+	if (client_reaper == NULL)
+		client_reaper = event_new(procd_base, -1, 0, client_reap,
+		    NULL);
+	c = xcalloc(1, sizeof *c);
+	c->id = client_next_id++;
+	c->uid = uid;
+	c->pid = pid;
+	TAILQ_INIT(&c->requests);
+	c->bev = bufferevent_socket_new(procd_base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL)
+		fatalx("bufferevent_socket_new failed");
+	bufferevent_setcb(c->bev, client_read, client_write, client_event, c);
+	bufferevent_set_max_single_read(c->bev, CLIENT_READ_CHUNK);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&clients, c, entry);
+	clients_count++;
+	log_debug("client %u (uid %u pid %ld): connected", c->id,
+	    (unsigned)uid, (long)pid);
+}
+
+/*
+ * Answers a connection procd will not serve with one error (id null) and
+ * closes it. The socket is new, so the short line fits its buffer.
+ */
+void
+client_refuse(int fd, int code, const char *message)
+{
+	json_t	*msg;
+	char	*line;
+	size_t	 len;
+
+	msg = proto_error_new(NULL, code, message, NULL);
+	if (msg != NULL && (line = proto_encode(msg, &len)) != NULL) {
+		if (write(fd, line, len) == -1)
+			log_debug("refusing client: %s", strerror(errno));
+		free(line);
+	}
+	json_decref(msg);
+	shutdown(fd, SHUT_WR);
+	client_discard_input(fd);
+	close(fd);
+}
+
+static void
+client_free_line(const void *line, size_t len, void *arg)
+{
+	free((void *)line);
+}
+
+/* Queues one message; a client whose queue would pass the limit is cut off. */
+void
+client_send(struct client *c, json_t *msg)
+{
+	struct evbuffer	*out;
+	char		*line;
+	size_t		 len;
+
+	if (c->flags & CLIENT_DEAD) {
+		json_decref(msg);
+		return;
+	}
+	line = proto_encode(msg, &len);
+	json_decref(msg);
+	if (line == NULL)
+		fatalx("%s: cannot encode a message", __func__);
+	out = bufferevent_get_output(c->bev);
+	if (evbuffer_get_length(out) + len > procd_config.max_output) {
+		log_warnx("client %u (uid %u pid %ld): more than %zu bytes "
+		    "of output queued; closing", c->id, (unsigned)c->uid,
+		    (long)c->pid, procd_config.max_output);
+		free(line);
+		client_close(c);
+		return;
+	}
+	if (evbuffer_add_reference(out, line, len, client_free_line,
+	    NULL) == -1) {
+		free(line);
+		client_close(c);
+	}
+}
+
+static void
+client_drop_requests(struct client *c)
+{
+	struct request	*req;
+
+	while ((req = TAILQ_FIRST(&c->requests)) != NULL)
+		request_free(req);
+}
+
+/* Marks c dead and unlinks it; it is freed from a deferred event. */
+void
+client_close(struct client *c)
+{
+	if (c->flags & CLIENT_DEAD)
+		return;
+	c->flags |= CLIENT_DEAD;
+	client_drop_requests(c);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	TAILQ_REMOVE(&clients, c, entry);
+	clients_count--;
+	TAILQ_INSERT_TAIL(&clients_dead, c, entry);
+	event_active(client_reaper, EV_TIMEOUT, 0);
+	log_debug("client %u: closed", c->id);
+	listen_resume();
+}
+
+/* Sends what is queued, then closes: the stream can no longer be trusted. */
+static void
+client_close_after_flush(struct client *c)
+{
+	c->flags |= CLIENT_CLOSING;
+	client_drop_requests(c);
+	bufferevent_disable(c->bev, EV_READ);
+	client_maybe_finish(c);
+}
+
+/* A parked request of c was answered or dropped. */
+void
+client_request_done(struct client *c)
+{
+	client_maybe_finish(c);
+}
+
+static void
+client_maybe_finish(struct client *c)
+{
+	if (c->flags & CLIENT_DEAD)
+		return;
+	if (!(c->flags & (CLIENT_EOF | CLIENT_CLOSING)) || c->npending != 0)
+		return;
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		client_close(c);
+}
+
+static void
+client_too_long(struct client *c)
+{
+	char	msg[96];
+
+	log_warnx("client %u: request longer than %zu bytes; closing", c->id,
+	    procd_config.max_request);
+	snprintf(msg, sizeof msg, "request too large (limit %zu bytes)",
+	    procd_config.max_request);
+	client_send(c, proto_error_new(NULL, PROTO_INVALID_REQUEST, msg,
+	    NULL));
+	client_close_after_flush(c);
+}
+
+static char
+client_last_byte(struct evbuffer *in)
+{
+	struct evbuffer_ptr	p;
+	char			ch = '\0';
+
+	if (evbuffer_ptr_set(in, &p, evbuffer_get_length(in) - 1,
+	    EVBUFFER_PTR_SET) == 0)
+		evbuffer_copyout_from(in, &p, &ch, 1);
+	return (ch);
+}
+
+static void
+client_read(struct bufferevent *bev, void *arg)
+{
+	struct client		*c = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer_ptr	 start, nl;
+	const char		*data;
+	size_t			 len, linelen, used, max;
+
+	max = procd_config.max_request;
+	while (!(c->flags & (CLIENT_DEAD | CLIENT_CLOSING))) {
+		/* Bytes already searched hold no "\n": do not search again. */
+		len = evbuffer_get_length(in);
+		if (len == 0 || evbuffer_ptr_set(in, &start, c->scanned,
+		    EVBUFFER_PTR_SET) == -1)
+			return;
+		nl = evbuffer_search(in, "\n", 1, &start);
+		if (nl.pos == -1) {
+			c->scanned = len;
+			/* One "\r" past the limit may yet end the line. */
+			if (len > max + 1 ||
+			    (len == max + 1 && client_last_byte(in) != '\r'))
+				client_too_long(c);
+			return;
+		}
+		c->scanned = 0;
+		data = (const char *)evbuffer_pullup(in, nl.pos + 1);
+		if (proto_frame_next(data, nl.pos + 1, max, &linelen,
+		    &used) != 1) {
+			client_too_long(c);
+			return;
+		}
+		if (linelen > 0)
+			request_line(c, data, linelen);
+		evbuffer_drain(in, used);
+	}
+}
+
+static void
+client_write(struct bufferevent *bev, void *arg)
+{
+	client_maybe_finish(arg);
+}
+
+/* The peer shut down its side: a last line without "\n" still counts. */
+static void
+client_eof(struct client *c)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	const char	*data;
+	size_t		 len;
+
+	c->flags |= CLIENT_EOF;
+	bufferevent_disable(c->bev, EV_READ);
+	len = evbuffer_get_length(in);
+	if (len > 0 && !(c->flags & CLIENT_CLOSING)) {
+		data = (const char *)evbuffer_pullup(in, -1);
+		if (data[len - 1] == '\r')
+			len--;
+		if (len > procd_config.max_request)
+			client_too_long(c);
+		else if (len > 0)
+			request_line(c, data, len);
+		evbuffer_drain(in, evbuffer_get_length(in));
+	}
+	client_maybe_finish(c);
+}
+
+static void
+client_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct client	*c = arg;
+
+	if (what & BEV_EVENT_EOF)
+		client_eof(c);
+	else if (what & BEV_EVENT_ERROR) {
+		log_debug("client %u: %s", c->id, strerror(errno));
+		client_close(c);
+	}
+}
+
+/* How many clients still have output queued (for the last flush). */
+int
+client_flush_all(void)
+{
+	struct client	*c;
+	int		 n = 0;
+
+	TAILQ_FOREACH(c, &clients, entry) {
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+			n++;
+	}
+	return (n);
+}
+
+/* Frees what is left at exit: clients already closed, and the reaper. */
+void
+client_free_all(void)
+{
+	struct client	*c;
+
+	while ((c = TAILQ_FIRST(&clients)) != NULL)
+		client_close(c);
+	client_reap(-1, 0, NULL);
+	if (client_reaper != NULL)
+		event_free(client_reaper);
+	client_reaper = NULL;
+}

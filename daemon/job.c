@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The job table and the daemon-child rule. The table owns every job; it is
+ * indexed by id, name and pid (uthash) and kept in id order for list. All
+ * state changes go through job_set_state, and the rule lives in
+ * job_reaped and job_finished.
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "procd.h"
+
+struct jobs	 jobs = TAILQ_HEAD_INITIALIZER(jobs);
+u_int		 jobs_count;
+u_int		 jobs_state_count[PROTO_NSTATES];
+
+static long long	 job_next_id = 1;
+static struct job	*job_by_id;
+static struct job	*job_by_name;
+static struct job	*job_by_pid;
+
+static void	job_finished(struct job *);
+
+struct job *
+job_find_id(long long id)
+{
+	struct job	*job;
+
+	HASH_FIND(hh_id, job_by_id, &id, sizeof id, job);
+	return (job);
+}
+
+struct job *
+job_find_name(const char *name)
+{
+	struct job	*job;
+
+	HASH_FIND(hh_name, job_by_name, name, strlen(name), job);
+	return (job);
+}
+
+struct job *
+job_find_pid(pid_t pid)
+{
+	struct job	*job;
+
+	HASH_FIND(hh_pid, job_by_pid, &pid, sizeof pid, job);
+	return (job);
+}
+
+/* Finds the job a JOB param names: an integer id or a name. */
+struct job *
+job_lookup(const json_t *ref)
+{
+	if (json_is_integer(ref))
+		return (job_find_id(json_integer_value(ref)));
+	if (json_is_string(ref))
+		return (job_find_name(json_string_value(ref)));
+	return (NULL);
+}
+
+static int
+job_unfinished_children(const struct job *job)
+{
+	const struct job	*child;
+	int			 n = 0;
+
+	TAILQ_FOREACH(child, &job->children, child_entry) {
+		if (child->state != PROTO_EXITED)
+			n++;
+	}
+	return (n);
+}
+
+static void
+job_set_state(struct job *job, enum proto_state state)
+{
+	if (job->state == state)
+		return;
+	log_debug("job %lld (%s): %s -> %s", job->id, job->name,
+	    proto_state_name(job->state), proto_state_name(state));
+	jobs_state_count[job->state]--;
+	jobs_state_count[state]++;
+	job->state = state;
+	notify_jobs_changed();
+}
+
+/*
+ * Makes a job record for a process about to be spawned. It is not in the
+ * table until job_started.
+ */
+struct job *
+job_create(json_t *argv, const char *name, const char *cwd, uid_t uid,
+    int daemon, double stop_timeout, struct job *parent)
+{
+	struct job	*job;
+
+	job = xcalloc(1, sizeof *job);
+	job->id = job_next_id;
+	if (name != NULL)
+		job->name = xstrdup(name);
+	else
+		xasprintf(&job->name, "job-%lld", job->id);
+	job->argv = json_incref(argv);
+	job->cwd = xstrdup(cwd);
+	job->uid = uid;
+	job->daemon = daemon;
+	job->stop_timeout = stop_timeout;
+	job->state = PROTO_RUNNING;
+	job->parent = parent;
+	job->parent_id = parent != NULL ? parent->id : 0;
+	TAILQ_INIT(&job->children);
+	TAILQ_INIT(&job->waiters);
+	return (job);
+}
+
+static void
+job_free(struct job *job)
+{
+	if (job->kill_timer != NULL)
+		event_free(job->kill_timer);
+	json_decref(job->argv);
+	free(job->name);
+	free(job->cwd);
+	free(job);
+}
+
+/* A job whose spawn failed: it was never in the table. */
+void
+job_discard(struct job *job)
+{
+	job_free(job);
+}
+
+/* Enters a spawned job into the table. */
+void
+job_started(struct job *job, pid_t pid)
+{
+	job_next_id++;
+	job->pid = pid;
+	clock_gettime(CLOCK_REALTIME, &job->started_at);
+	HASH_ADD(hh_id, job_by_id, id, sizeof job->id, job);
+	HASH_ADD_KEYPTR(hh_name, job_by_name, job->name, strlen(job->name),
+	    job);
+	HASH_ADD(hh_pid, job_by_pid, pid, sizeof job->pid, job);
+	TAILQ_INSERT_TAIL(&jobs, job, entry);
+	if (job->parent != NULL)
+		TAILQ_INSERT_TAIL(&job->parent->children, job, child_entry);
+	jobs_count++;
+	jobs_state_count[job->state]++;
+	log_debug("job %lld (%s): started pid %ld", job->id, job->name,
+	    (long)pid);
+	notify_jobs_changed();
+}
+
+/* Signals the job's process group, unless its pid is already reaped. */
+static int
+job_kill_group(struct job *job, int signo)
+{
+	if (job->flags & JOB_REAPED)
+		return (0);
+	if (killpg(job->pid, signo) == -1 && errno != ESRCH) {
+		log_warn("job %lld (%s): killpg %d", job->id, job->name,
+		    signo);
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+job_kill_timer(int fd, short events, void *arg)
+{
+	struct job	*job = arg;
+
+	log_debug("job %lld (%s): stop_timeout passed, SIGKILL", job->id,
+	    job->name);
+	job->flags |= JOB_KILLED;
+	job_kill_group(job, SIGKILL);
+}
+
+/*
+ * Stops a job as terminate (SIGTERM, SIGKILL after stop_timeout) or kill
+ * (SIGKILL now) does. A job whose process has exited is left alone; a
+ * second terminate keeps the first deadline.
+ */
+void
+job_stop(struct job *job, int signo)
+{
+	struct timeval	tv;
+
+	if (!jobstate_alive(job->state) || (job->flags & JOB_KILLED))
+		return;
+	if (signo == SIGKILL) {
+		if (job->kill_timer != NULL)
+			evtimer_del(job->kill_timer);
+		job->flags |= JOB_KILLED;
+		job_kill_group(job, SIGKILL);
+	} else if (job->kill_timer == NULL ||
+	    !evtimer_pending(job->kill_timer, NULL)) {
+		job_kill_group(job, SIGTERM);
+		if (job->kill_timer == NULL)
+			job->kill_timer = evtimer_new(procd_base,
+			    job_kill_timer, job);
+		method_timeval(job->stop_timeout, &tv);
+		evtimer_add(job->kill_timer, &tv);
+	}
+	job_set_state(job, jobstate_next(job->state, JOB_EVENT_STOP, 0));
+}
+
+/* Stops a job and every descendant job (recursive terminate and kill). */
+void
+job_stop_tree(struct job *job, int signo)
+{
+	struct job	*child;
+
+	job_stop(job, signo);
+	TAILQ_FOREACH(child, &job->children, child_entry)
+		job_stop_tree(child, signo);
+}
+
+/* procd's own stop: every job with a live process. */
+void
+job_stop_all(int signo)
+{
+	struct job	*job;
+
+	TAILQ_FOREACH(job, &jobs, entry)
+		job_stop(job, signo);
+}
+
+/*
+ * Sends a signal for the signal method: to the process, or its group.
+ * Returns 0 (also when the process is already gone) or -1.
+ */
+int
+job_signal(struct job *job, int signo, int group)
+{
+	if (job->flags & JOB_REAPED)
+		return (0);
+	if (group)
+		return (job_kill_group(job, signo));
+	if (kill(job->pid, signo) == -1 && errno != ESRCH) {
+		log_warn("job %lld (%s): kill %d", job->id, job->name, signo);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * The process of job was reaped with status. Daemon children are torn
+ * down; the job waits for the others.
+ */
+void
+job_reaped(struct job *job, int status, const struct rusage *ru)
+{
+	struct job	*child;
+
+	job->flags |= JOB_REAPED;
+	HASH_DELETE(hh_pid, job_by_pid, job);
+	if (WIFSIGNALED(status))
+		job->exitcode = -WTERMSIG(status);
+	else
+		job->exitcode = WEXITSTATUS(status);
+	clock_gettime(CLOCK_REALTIME, &job->exited_at);
+	job->usage = *ru;
+	if (job->kill_timer != NULL)
+		evtimer_del(job->kill_timer);
+	log_debug("job %lld (%s): pid %ld exited %d", job->id, job->name,
+	    (long)job->pid, job->exitcode);
+
+	TAILQ_FOREACH(child, &job->children, child_entry) {
+		if (child->daemon)
+			job_stop(child, SIGTERM);
+	}
+	job_set_state(job, jobstate_next(job->state, JOB_EVENT_EXIT,
+	    job_unfinished_children(job)));
+	if (job->state == PROTO_EXITED)
+		job_finished(job);
+	procd_check_done();
+}
+
+/* job is now exited: answer its joins and let its parent finish. */
+static void
+job_finished(struct job *job)
+{
+	struct request	*req;
+	struct job	*parent;
+
+	while ((req = TAILQ_FIRST(&job->waiters)) != NULL)
+		method_join_answer(req, 0);
+	parent = job->parent;
+	if (parent == NULL)
+		return;
+	job_set_state(parent, jobstate_next(parent->state, JOB_EVENT_CHILD,
+	    job_unfinished_children(parent)));
+	if (parent->state == PROTO_EXITED)
+		job_finished(parent);
+}
+
+/* Releases an exited job's record. */
+void
+job_close(struct job *job)
+{
+	struct job	*child;
+
+	log_debug("job %lld (%s): closed", job->id, job->name);
+	TAILQ_FOREACH(child, &job->children, child_entry)
+		child->parent = NULL;
+	if (job->parent != NULL)
+		TAILQ_REMOVE(&job->parent->children, job, child_entry);
+	HASH_DELETE(hh_id, job_by_id, job);
+	HASH_DELETE(hh_name, job_by_name, job);
+	TAILQ_REMOVE(&jobs, job, entry);
+	jobs_count--;
+	jobs_state_count[job->state]--;
+	notify_jobs_changed();
+	job_free(job);
+}
+
+/* How many jobs still have a process. */
+u_int
+job_alive_count(void)
+{
+	return (jobs_state_count[PROTO_RUNNING] +
+	    jobs_state_count[PROTO_STOPPING_STATE]);
+}
+
+static double
+job_timeval_seconds(const struct timeval *tv)
+{
+	return ((double)tv->tv_sec + (double)tv->tv_usec / 1e6);
+}
+
+static json_t *
+job_usage_json(const struct job *job)
+{
+	return (json_pack("{s:f, s:f, s:I}",
+	    "user", job_timeval_seconds(&job->usage.ru_utime),
+	    "system", job_timeval_seconds(&job->usage.ru_stime),
+	    "maxrss", (json_int_t)job->usage.ru_maxrss));
+}
+
+/* The job object, as every method returns it. */
+json_t *
+job_json(const struct job *job)
+{
+	const struct job	*child;
+	json_t			*o, *children;
+	char			 started[40], exited[40];
+	int			 reaped = job->flags & JOB_REAPED;
+
+	children = json_array();
+	TAILQ_FOREACH(child, &job->children, child_entry)
+		json_array_append_new(children, json_integer(child->id));
+	o = json_pack("{s:I, s:s, s:O, s:s, s:i, s:i, s:o, s:o, s:b, s:s,"
+	    " s:o, s:I, s:s, s:o, s:o}",
+	    PROTO_F_ID, (json_int_t)job->id,
+	    PROTO_F_NAME, job->name,
+	    PROTO_F_ARGV, job->argv,
+	    PROTO_F_CWD, job->cwd,
+	    PROTO_F_PID, (int)job->pid,
+	    PROTO_F_PPID, (int)procd_pid,
+	    PROTO_F_PARENT, job->parent_id != 0 ?
+		json_integer(job->parent_id) : json_null(),
+	    PROTO_F_CHILDREN, children,
+	    PROTO_F_DAEMON, job->daemon,
+	    PROTO_F_STATE, proto_state_name(job->state),
+	    PROTO_F_EXITCODE, reaped ? json_integer(job->exitcode) :
+		json_null(),
+	    PROTO_F_UID, (json_int_t)job->uid,
+	    PROTO_F_STARTED_AT, time_rfc3339(&job->started_at, started,
+		sizeof started),
+	    PROTO_F_EXITED_AT, reaped ? json_string(time_rfc3339(
+		&job->exited_at, exited, sizeof exited)) : json_null(),
+	    PROTO_F_USAGE, reaped ? job_usage_json(job) : json_null());
+	if (o == NULL)
+		fatalx("%s: json_pack failed", __func__);
+	return (o);
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * close: release the record of an exited job; its id and name are unknown
+ * afterwards.
+ */
+
+#include "config.h"
+
+#include "procd.h"
+
+static const struct proto_param method_close_params[] = {
+	{ "job",	PROTO_P_JOB,	1 },
+	{ NULL,		0,		0 }
+};
+
+static enum method_return
+method_close_exec(struct request *req)
+{
+	struct job	*job;
+	json_t		*o;
+
+	if ((job = method_job(req, "job")) == NULL)
+		return (METHOD_DONE);
+	if (job->state != PROTO_EXITED)
+		return (request_error(req, PROTO_JOB_RUNNING,
+		    "job is still running; join or terminate it first"));
+	o = job_json(job);
+	job_close(job);
+	return (request_reply(req, o));
+}
+
+const struct method_entry method_close_entry = {
+	"close", 0, method_close_params, method_close_exec
+};

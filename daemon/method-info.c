@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * info: about procd itself.
+ */
+
+#include "config.h"
+
+#include <unistd.h>
+
+#include "procd.h"
+
+static const struct proto_param method_info_params[] = {
+	{ NULL,		0,		0 }
+};
+
+static enum method_return
+method_info_exec(struct request *req)
+{
+	json_t	*counts;
+	char	 started[40];
+	int	 i;
+
+	counts = json_object();
+	for (i = 0; i < PROTO_NSTATES; i++)
+		json_object_set_new(counts, proto_state_name(i),
+		    json_integer(jobs_state_count[i]));
+	return (request_reply(req, json_pack("{s:s, s:i, s:I, s:s, s:s, s:o}",
+	    "version", PACKAGE_VERSION,
+	    "pid", (int)procd_pid,
+	    "uid", (json_int_t)getuid(),
+	    "started_at", time_rfc3339(&procd_started, started,
+		sizeof started),
+	    "socket", listen_socket_path(),
+	    "jobs", counts)));
+}
+
+const struct method_entry method_info_entry = {
+	"info", 0, method_info_params, method_info_exec
+};

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * kill: SIGKILL to the job's process group at once.
+ */
+
+#include "config.h"
+
+#include <signal.h>
+
+#include "procd.h"
+
+static const struct proto_param method_kill_params[] = {
+	{ "job",	PROTO_P_JOB,	1 },
+	{ "recursive",	PROTO_P_BOOL,	0 },
+	{ NULL,		0,		0 }
+};
+
+static enum method_return
+method_kill_exec(struct request *req)
+{
+	struct job	*job;
+
+	if ((job = method_job(req, "job")) == NULL)
+		return (METHOD_DONE);
+	if (method_bool(req, "recursive", 0))
+		job_stop_tree(job, SIGKILL);
+	else
+		job_stop(job, SIGKILL);
+	return (request_reply(req, job_json(job)));
+}
+
+const struct method_entry method_kill_entry = {
+	"kill", 0, method_kill_params, method_kill_exec
+};

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * start: spawn a worker and enter it in the job table. The answer comes
+ * only after the worker has exec'd, or carries the exec error.
+ */
+
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "procd.h"
+
+static const struct proto_param method_start_params[] = {
+	{ "argv",		PROTO_P_ARGV,		1 },
+	{ "name",		PROTO_P_NAME,		0 },
+	{ "env",		PROTO_P_ENV,		0 },
+	{ "cwd",		PROTO_P_PATH,		0 },
+	{ "daemon",		PROTO_P_BOOL,		0 },
+	{ "parent",		PROTO_P_JOB,		0 },
+	{ "stop_timeout",	PROTO_P_SECONDS,	0 },
+	{ "output",		PROTO_P_STRING,		0 },
+	{ "log_limit",		PROTO_P_UINT,		0 },
+	{ NULL,			0,			0 }
+};
+
+/* Checks the parent param; answers req and returns -1 if it is unfit. */
+static int
+method_start_parent(struct request *req, struct job **parent)
+{
+	*parent = NULL;
+	if (json_object_get(req->params, "parent") == NULL ||
+	    json_is_null(json_object_get(req->params, "parent")))
+		return (0);
+	if ((*parent = method_job(req, "parent")) == NULL)
+		return (-1);
+	if ((*parent)->daemon) {
+		request_error(req, PROTO_INVALID_PARENT,
+		    "daemonic jobs are not allowed to have children");
+		return (-1);
+	}
+	if ((*parent)->state != PROTO_RUNNING) {
+		request_error(req, PROTO_INVALID_PARENT,
+		    "parent job %lld is %s, not running", (*parent)->id,
+		    proto_state_name((*parent)->state));
+		return (-1);
+	}
+	return (0);
+}
+
+static int
+method_start_output_valid(const char *output)
+{
+	return (output == NULL || strcmp(output, "capture") == 0 ||
+	    strcmp(output, "inherit") == 0 || strcmp(output, "null") == 0);
+}
+
+static enum method_return
+method_start_exec(struct request *req)
+{
+	struct job	*job, *parent;
+	const char	*name, *cwd;
+	char		*cause;
+	json_t		*data;
+	pid_t		 pid;
+
+	if (procd_stopping)
+		return (request_error(req, PROTO_STOPPING,
+		    "procd is stopping; no new jobs"));
+	if (!method_start_output_valid(method_string(req, "output")))
+		return (request_error(req, PROTO_INVALID_PARAMS,
+		    "invalid params: 'output' must be capture, inherit or "
+		    "null"));
+	if (jobs_count >= procd_config.max_jobs)
+		return (request_error(req, PROTO_LIMIT,
+		    "job limit reached (%zu jobs not closed)",
+		    procd_config.max_jobs));
+	name = method_string(req, "name");
+	if (name != NULL && job_find_name(name) != NULL)
+		return (request_error(req, PROTO_NAME_IN_USE,
+		    "name in use: %s", name));
+	if (method_start_parent(req, &parent) == -1)
+		return (METHOD_DONE);
+	if ((cwd = method_string(req, "cwd")) == NULL)
+		cwd = "/";
+
+	job = job_create(json_object_get(req->params, "argv"), name, cwd,
+	    req->client->uid, method_bool(req, "daemon", 0),
+	    method_seconds(req, "stop_timeout", PROTO_STOP_TIMEOUT), parent);
+	pid = spawn_job(job, json_object_get(req->params, "env"), &cause,
+	    &data);
+	if (pid == -1) {
+		job_discard(job);
+		request_error_data(req, PROTO_SPAWN_FAILED, data, "%s", cause);
+		free(cause);
+		return (METHOD_DONE);
+	}
+	job_started(job, pid);
+	return (request_reply(req, job_json(job)));
+}
+
+const struct method_entry method_start_entry = {
+	"start", 0, method_start_params, method_start_exec
+};

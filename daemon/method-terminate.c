@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * terminate: SIGTERM to the job's process group, SIGKILL once its
+ * stop_timeout has passed.
+ */
+
+#include "config.h"
+
+#include <signal.h>
+
+#include "procd.h"
+
+static const struct proto_param method_terminate_params[] = {
+	{ "job",	PROTO_P_JOB,	1 },
+	{ "recursive",	PROTO_P_BOOL,	0 },
+	{ NULL,		0,		0 }
+};
+
+static enum method_return
+method_terminate_exec(struct request *req)
+{
+	struct job	*job;
+
+	if ((job = method_job(req, "job")) == NULL)
+		return (METHOD_DONE);
+	if (method_bool(req, "recursive", 0))
+		job_stop_tree(job, SIGTERM);
+	else
+		job_stop(job, SIGTERM);
+	return (request_reply(req, job_json(job)));
+}
+
+const struct method_entry method_terminate_entry = {
+	"terminate", 0, method_terminate_params, method_terminate_exec
+};

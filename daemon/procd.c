@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * procd: options, start-up, signals and the clean stop. procd runs in the
+ * foreground; systemd (or a shell) supervises it.
+ */
+
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "procd.h"
+
+#define PROCD_FLUSH_TICKS	20	/* of 50 ms: how long the last flush may take */
+
+struct procd_config	 procd_config = {
+	.socket_mode = -1,
+	.socket_gid = (gid_t)-1,
+	.max_clients = PROTO_MAX_CLIENTS,
+	.max_jobs = PROTO_MAX_JOBS,
+	.max_request = PROTO_MAX_REQUEST,
+	.max_output = PROTO_MAX_OUTPUT,
+	.log_limit = 262144,
+	.event_history = 10000,
+};
+struct event_base	*procd_base;
+pid_t			 procd_pid;
+struct timespec		 procd_started;
+int			 procd_stopping;
+
+static struct event	*procd_done_event;
+static struct event	*procd_flush_timer;
+static int		 procd_flush_ticks;
+
+enum {
+	OPT_SOCKET = 256,
+	OPT_SOCKET_MODE,
+	OPT_SOCKET_GROUP,
+	OPT_MAX_CLIENTS,
+	OPT_MAX_JOBS,
+	OPT_MAX_REQUEST,
+	OPT_MAX_OUTPUT,
+	OPT_LOG_LIMIT,
+	OPT_EVENT_HISTORY,
+};
+
+static const struct option procd_options[] = {
+	{ "socket",		required_argument,	NULL, OPT_SOCKET },
+	{ "socket-mode",	required_argument,	NULL, OPT_SOCKET_MODE },
+	{ "socket-group",	required_argument,	NULL, OPT_SOCKET_GROUP },
+	{ "max-clients",	required_argument,	NULL, OPT_MAX_CLIENTS },
+	{ "max-jobs",		required_argument,	NULL, OPT_MAX_JOBS },
+	{ "max-request",	required_argument,	NULL, OPT_MAX_REQUEST },
+	{ "max-output",		required_argument,	NULL, OPT_MAX_OUTPUT },
+	{ "log-limit",		required_argument,	NULL, OPT_LOG_LIMIT },
+	{ "event-history",	required_argument,	NULL, OPT_EVENT_HISTORY },
+	{ "verbose",		no_argument,		NULL, 'v' },
+	{ "help",		no_argument,		NULL, 'h' },
+	{ "version",		no_argument,		NULL, 'V' },
+	{ NULL,			0,			NULL, 0 }
+};
+
+static void
+procd_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: procd [-hvV] [--socket PATH] [--socket-mode OCTAL] "
+	    "[--socket-group GROUP]\n"
+	    "             [--max-clients N] [--max-jobs N] "
+	    "[--max-request BYTES]\n"
+	    "             [--max-output BYTES] [--log-limit BYTES] "
+	    "[--event-history N]\n");
+}
+
+static size_t
+procd_number(const char *name, const char *arg, size_t min)
+{
+	unsigned long long	 n;
+	char			*end;
+
+	errno = 0;
+	n = strtoull(arg, &end, 10);
+	if (arg[0] == '-' || *end != '\0' || end == arg || errno != 0 ||
+	    n < min || n > SIZE_MAX / 2) {
+		fprintf(stderr, "procd: --%s: not a number >= %zu: %s\n", name,
+		    min, arg);
+		exit(2);
+	}
+	return ((size_t)n);
+}
+
+static void
+procd_parse(int argc, char **argv)
+{
+	struct group	*gr;
+	char		*end;
+	long		 mode;
+	int		 ch;
+
+	while ((ch = getopt_long(argc, argv, "hvV", procd_options, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case OPT_SOCKET:
+			procd_config.socket_path = optarg;
+			break;
+		case OPT_SOCKET_MODE:
+			mode = strtol(optarg, &end, 8);
+			if (*end != '\0' || end == optarg || mode < 0 ||
+			    mode > 0777) {
+				fprintf(stderr, "procd: --socket-mode: not an "
+				    "octal mode: %s\n", optarg);
+				exit(2);
+			}
+			procd_config.socket_mode = (int)mode;
+			break;
+		case OPT_SOCKET_GROUP:
+			if ((gr = getgrnam(optarg)) != NULL)
+				procd_config.socket_gid = gr->gr_gid;
+			else
+				procd_config.socket_gid = procd_number(
+				    "socket-group", optarg, 0);
+			break;
+		case OPT_MAX_CLIENTS:
+			procd_config.max_clients = procd_number("max-clients",
+			    optarg, 1);
+			break;
+		case OPT_MAX_JOBS:
+			procd_config.max_jobs = procd_number("max-jobs", optarg,
+			    1);
+			break;
+		case OPT_MAX_REQUEST:
+			procd_config.max_request = procd_number("max-request",
+			    optarg, 64);
+			break;
+		case OPT_MAX_OUTPUT:
+			procd_config.max_output = procd_number("max-output",
+			    optarg, 1024);
+			break;
+		case OPT_LOG_LIMIT:
+			procd_config.log_limit = procd_number("log-limit",
+			    optarg, 0);
+			break;
+		case OPT_EVENT_HISTORY:
+			procd_config.event_history = procd_number(
+			    "event-history", optarg, 0);
+			break;
+		case 'v':
+			procd_config.verbose++;
+			break;
+		case 'V':
+			printf("procd %s\n", PACKAGE_VERSION);
+			exit(0);
+		case 'h':
+			procd_usage(stdout);
+			exit(0);
+		default:
+			procd_usage(stderr);
+			exit(2);
+		}
+	}
+	if (optind != argc) {
+		procd_usage(stderr);
+		exit(2);
+	}
+}
+
+/* Keeps fds 0-2 open, so no socket procd opens can land on them. */
+static void
+procd_sanitize_stdio(void)
+{
+	int	fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) != -1 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+}
+
+static void
+procd_flush(int fd, short events, void *arg)
+{
+	struct timeval	tv = { 0, 50000 };
+
+	if (client_flush_all() == 0 || ++procd_flush_ticks > PROCD_FLUSH_TICKS) {
+		event_base_loopexit(procd_base, NULL);
+		return;
+	}
+	evtimer_add(procd_flush_timer, &tv);
+}
+
+/* Every job has stopped: stop listening, flush the answers, and leave. */
+static void
+procd_done(int fd, short events, void *arg)
+{
+	log_info("every job has stopped; exiting");
+	listen_close();
+	procd_flush(-1, 0, NULL);
+}
+
+/* Called whenever a process exits: is the clean stop complete? */
+void
+procd_check_done(void)
+{
+	if (procd_stopping && job_alive_count() == 0)
+		event_active(procd_done_event, EV_TIMEOUT, 0);
+}
+
+static void
+procd_signal(int sig, short events, void *arg)
+{
+	if (sig == SIGHUP) {
+		log_info("SIGHUP ignored");
+		return;
+	}
+	if (procd_stopping++ == 0) {
+		log_info("%s: stopping every job", strsignal(sig));
+		notify_stopping();
+		job_stop_all(SIGTERM);
+		procd_check_done();
+	} else {
+		log_info("%s again: killing every job", strsignal(sig));
+		job_stop_all(SIGKILL);
+	}
+}
+
+static void
+procd_free_all(void)
+{
+	struct job	*job;
+
+	client_free_all();
+	while ((job = TAILQ_FIRST(&jobs)) != NULL)
+		job_close(job);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct event	*sigs[3];
+	const int	 signos[3] = { SIGTERM, SIGINT, SIGHUP };
+	char		*path;
+	int		 i;
+
+	procd_sanitize_stdio();
+	procd_parse(argc, argv);
+	log_init(procd_config.verbose);
+	signal(SIGPIPE, SIG_IGN);
+	procd_pid = getpid();
+	clock_gettime(CLOCK_REALTIME, &procd_started);
+
+	if ((procd_base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	spawn_init();
+	if ((path = proto_socket_path(procd_config.socket_path)) == NULL)
+		fatal("socket path");
+	reap_init();
+	for (i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(procd_base, signos[i], procd_signal,
+		    NULL);
+		evsignal_add(sigs[i], NULL);
+	}
+	procd_done_event = event_new(procd_base, -1, 0, procd_done, NULL);
+	procd_flush_timer = evtimer_new(procd_base, procd_flush, NULL);
+	listen_init(path);
+	free(path);
+	notify_init();
+	notify_ready();
+	log_info("procd %s ready (pid %ld)", PACKAGE_VERSION,
+	    (long)procd_pid);
+
+	event_base_dispatch(procd_base);
+
+	procd_free_all();
+	for (i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	event_free(procd_done_event);
+	event_free(procd_flush_timer);
+	notify_free();
+	reap_free();
+	spawn_free();
+	event_base_free(procd_base);
+	libevent_global_shutdown();
+	log_info("stopped");
+	return (0);
+}

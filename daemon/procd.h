@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * procd's internal interfaces, grouped by the file that defines them.
+ */
+
+#ifndef PROCD_H
+#define PROCD_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <jansson.h>
+#include <uthash.h>
+
+#include "proto.h"
+
+struct client;
+struct job;
+struct request;
+
+/* procd.c */
+struct procd_config {
+	const char	*socket_path;
+	int		 socket_mode;		/* -1: 0600 */
+	gid_t		 socket_gid;		/* (gid_t)-1: unchanged */
+	size_t		 max_clients;
+	size_t		 max_jobs;
+	size_t		 max_request;
+	size_t		 max_output;
+	size_t		 log_limit;
+	size_t		 event_history;
+	int		 verbose;
+};
+extern struct procd_config	 procd_config;
+extern struct event_base	*procd_base;
+extern pid_t			 procd_pid;
+extern struct timespec		 procd_started;
+extern int			 procd_stopping;	/* 0, 1, 2: signals seen */
+void		 procd_check_done(void);
+
+/* log.c */
+void		 log_init(int);
+void		 log_warn(const char *, ...)
+		     __attribute__((format(printf, 1, 2)));
+void		 log_warnx(const char *, ...)
+		     __attribute__((format(printf, 1, 2)));
+void		 log_info(const char *, ...)
+		     __attribute__((format(printf, 1, 2)));
+void		 log_debug(const char *, ...)
+		     __attribute__((format(printf, 1, 2)));
+void		 fatal(const char *, ...)
+		     __attribute__((format(printf, 1, 2), noreturn));
+void		 fatalx(const char *, ...)
+		     __attribute__((format(printf, 1, 2), noreturn));
+
+/* xmalloc.c */
+void		*xmalloc(size_t);
+void		*xcalloc(size_t, size_t);
+void		*xreallocarray(void *, size_t, size_t);
+char		*xstrdup(const char *);
+int		 xasprintf(char **, const char *, ...)
+		     __attribute__((format(printf, 2, 3)));
+void		 xfree_strv(char **);
+char		*time_rfc3339(const struct timespec *, char *, size_t);
+
+/* listen.c */
+void		 listen_init(const char *);
+void		 listen_close(void);
+void		 listen_pause(void);
+void		 listen_resume(void);
+const char	*listen_socket_path(void);
+
+/* client.c */
+struct client {
+	u_int			 id;
+	struct bufferevent	*bev;
+	uid_t			 uid;
+	pid_t			 pid;
+
+	int			 flags;
+#define CLIENT_DEAD	0x1	/* freed from a deferred event */
+#define CLIENT_EOF	0x2	/* peer shut down its writing side */
+#define CLIENT_CLOSING	0x4	/* flush what is queued, then close */
+
+	size_t			 scanned;	/* input known to hold no "\n" */
+	u_int			 npending;	/* parked requests */
+	TAILQ_HEAD(, request)	 requests;	/* parked requests, owned */
+	TAILQ_ENTRY(client)	 entry;
+};
+TAILQ_HEAD(clients, client);
+extern struct clients	 clients;
+extern u_int		 clients_count;
+void		 client_accept(int, uid_t, pid_t);
+void		 client_refuse(int, int, const char *);
+void		 client_send(struct client *, json_t *);
+void		 client_close(struct client *);
+void		 client_request_done(struct client *);
+int		 client_flush_all(void);
+void		 client_free_all(void);
+
+/* request.c */
+struct batch {
+	struct client	*client;
+	json_t		*responses;
+	u_int		 outstanding;
+};
+
+struct request {
+	struct client			*client;
+	json_t				*id;	/* NULL: notification */
+	json_t				*params;
+	const struct method_entry	*method;
+	struct batch			*batch;
+	int				 flags;
+#define REQUEST_PARKED	0x1	/* on its client's list of requests */
+
+	/* A parked request (join): the job it waits on and its timeout. */
+	struct job			*job;
+	struct event			*timer;
+	TAILQ_ENTRY(request)		 job_entry;
+	TAILQ_ENTRY(request)		 client_entry;
+};
+void		 request_line(struct client *, const char *, size_t);
+enum method_return request_reply(struct request *, json_t *);
+enum method_return request_error(struct request *, int, const char *, ...)
+		     __attribute__((format(printf, 3, 4)));
+enum method_return request_error_data(struct request *, int, json_t *,
+		     const char *, ...)
+		     __attribute__((format(printf, 4, 5)));
+void		 request_park(struct request *);
+void		 request_free(struct request *);
+
+/* method.c */
+enum method_return {
+	METHOD_DONE,	/* answered */
+	METHOD_WAIT,	/* parked; answered later */
+};
+
+struct method_entry {
+	const char			*name;
+	int				 flags;
+#define METHOD_NOTIFY_NOOP	0x1	/* does nothing as a notification */
+	const struct proto_param	*params;
+	enum method_return		(*exec)(struct request *);
+};
+const struct method_entry *method_find(const char *);
+struct job	*method_job(struct request *, const char *);
+int		 method_bool(struct request *, const char *, int);
+double		 method_seconds(struct request *, const char *, double);
+const char	*method_string(struct request *, const char *);
+void		 method_timeval(double, struct timeval *);
+
+extern const struct method_entry method_start_entry;
+extern const struct method_entry method_join_entry;
+extern const struct method_entry method_terminate_entry;
+extern const struct method_entry method_kill_entry;
+extern const struct method_entry method_signal_entry;
+extern const struct method_entry method_close_entry;
+extern const struct method_entry method_status_entry;
+extern const struct method_entry method_list_entry;
+extern const struct method_entry method_info_entry;
+
+/* method-join.c */
+void		 method_join_answer(struct request *, int);
+
+/* jobstate.c: the pure state machine, unit-tested on its own. */
+enum job_event {
+	JOB_EVENT_STOP,		/* a stop signal was sent */
+	JOB_EVENT_EXIT,		/* the process was reaped */
+	JOB_EVENT_CHILD,	/* a child job finished */
+};
+enum proto_state jobstate_next(enum proto_state, enum job_event, int);
+int		 jobstate_alive(enum proto_state);
+
+/* job.c */
+struct job {
+	long long		 id;
+	char			*name;
+	json_t			*argv;
+	char			*cwd;
+	pid_t			 pid;
+	uid_t			 uid;
+	int			 daemon;
+	double			 stop_timeout;
+
+	enum proto_state	 state;
+	int			 exitcode;	/* valid once reaped */
+	int			 flags;
+#define JOB_REAPED	0x1	/* pid is gone: never signal it again */
+#define JOB_KILLED	0x2	/* SIGKILL sent */
+
+	struct timespec		 started_at;
+	struct timespec		 exited_at;
+	struct rusage		 usage;
+	struct event		*kill_timer;
+
+	long long		 parent_id;	/* 0: none */
+	struct job		*parent;	/* NULL once the parent is closed */
+	TAILQ_HEAD(, job)	 children;
+	TAILQ_ENTRY(job)	 child_entry;
+
+	TAILQ_HEAD(, request)	 waiters;	/* parked joins */
+
+	TAILQ_ENTRY(job)	 entry;		/* all jobs, by id */
+	UT_hash_handle		 hh_id;
+	UT_hash_handle		 hh_name;
+	UT_hash_handle		 hh_pid;
+};
+TAILQ_HEAD(jobs, job);
+extern struct jobs	 jobs;
+extern u_int		 jobs_count;
+extern u_int		 jobs_state_count[PROTO_NSTATES];
+struct job	*job_find_id(long long);
+struct job	*job_find_name(const char *);
+struct job	*job_find_pid(pid_t);
+struct job	*job_lookup(const json_t *);
+struct job	*job_create(json_t *, const char *, const char *, uid_t,
+		     int, double, struct job *);
+void		 job_started(struct job *, pid_t);
+void		 job_discard(struct job *);
+void		 job_stop(struct job *, int);
+void		 job_stop_tree(struct job *, int);
+void		 job_stop_all(int);
+int		 job_signal(struct job *, int, int);
+void		 job_reaped(struct job *, int, const struct rusage *);
+void		 job_close(struct job *);
+json_t		*job_json(const struct job *);
+u_int		 job_alive_count(void);
+
+/* spawn.c */
+void		 spawn_init(void);
+void		 spawn_free(void);
+pid_t		 spawn_job(struct job *, const json_t *, char **,
+		     json_t **);
+
+/* reap.c */
+void		 reap_init(void);
+void		 reap_free(void);
+
+/* notify.c */
+void		 notify_init(void);
+void		 notify_free(void);
+void		 notify_ready(void);
+void		 notify_stopping(void);
+void		 notify_jobs_changed(void);
+
+#endif /* PROCD_H */

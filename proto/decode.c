@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Decoding one line into JSON-RPC 2.0 requests. jansson parses; this file
+ * applies the envelope rules, and takes a slower path when jansson refuses
+ * a duplicate or NUL-holding object key, so that such a request is answered
+ * as invalid (with its id where that can still be read) rather than as a
+ * parse error, and one bad entry does not spoil the rest of a batch.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+#define DECODE_FLAGS	(JSON_DECODE_ANY | JSON_ALLOW_NUL)
+#define STRICT_FLAGS	(DECODE_FLAGS | JSON_REJECT_DUPLICATES)
+
+static int	decode_has_nul(const json_t *);
+static void	decode_request(json_t *, struct proto_request *);
+static int	decode_slow(const char *, size_t, struct proto_message *);
+
+static int
+decode_is_space(char c)
+{
+	return (c == ' ' || c == '\t' || c == '\r' || c == '\n');
+}
+
+/* True if a string anywhere in v holds a NUL character. */
+static int
+decode_has_nul(const json_t *v)
+{
+	const char	*key;
+	json_t		*member;
+	size_t		 i;
+
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		return (memchr(json_string_value(v), '\0',
+		    json_string_length(v)) != NULL);
+	case JSON_ARRAY:
+		for (i = 0; i < json_array_size(v); i++) {
+			if (decode_has_nul(json_array_get(v, i)))
+				return (1);
+		}
+		return (0);
+	case JSON_OBJECT:
+		json_object_foreach((json_t *)v, key, member) {
+			if (decode_has_nul(member))
+				return (1);
+		}
+		return (0);
+	default:
+		return (0);
+	}
+}
+
+static int
+decode_id_readable(const json_t *id)
+{
+	if (json_is_string(id))
+		return (!decode_has_nul(id));
+	return (json_is_number(id) || json_is_null(id));
+}
+
+static void
+decode_invalid(struct proto_request *req, json_t *id, const char *message)
+{
+	req->error = PROTO_INVALID_REQUEST;
+	req->message = message;
+	req->id = (id != NULL && decode_id_readable(id)) ? id : NULL;
+	req->method = NULL;
+	req->params = NULL;
+}
+
+/* Applies the envelope rules to one parsed entry. */
+static void
+decode_request(json_t *v, struct proto_request *req)
+{
+	json_t	*id, *version, *method, *params;
+
+	memset(req, 0, sizeof *req);
+	if (!json_is_object(v)) {
+		decode_invalid(req, NULL, "request must be an object");
+		return;
+	}
+	id = json_object_get(v, "id");
+	if (id != NULL && !decode_id_readable(id)) {
+		decode_invalid(req, NULL,
+		    "id must be a string, a number or null");
+		return;
+	}
+	version = json_object_get(v, "jsonrpc");
+	if (!json_is_string(version) ||
+	    strcmp(json_string_value(version), "2.0") != 0 ||
+	    json_string_length(version) != 3) {
+		decode_invalid(req, id, "jsonrpc must be \"2.0\"");
+		return;
+	}
+	method = json_object_get(v, "method");
+	if (!json_is_string(method)) {
+		decode_invalid(req, id, "method must be a string");
+		return;
+	}
+	params = json_object_get(v, "params");
+	if (params != NULL && !json_is_object(params) &&
+	    !json_is_array(params)) {
+		decode_invalid(req, id, "params must be an object");
+		return;
+	}
+	if (decode_has_nul(v)) {
+		decode_invalid(req, id, "strings must not hold NUL characters");
+		return;
+	}
+	req->id = id;
+	req->method = json_string_value(method);
+	req->params = params;
+}
+
+static int
+decode_alloc(struct proto_message *msg, size_t n)
+{
+	msg->requests = calloc(n, sizeof *msg->requests);
+	if (msg->requests == NULL)
+		return (-1);
+	msg->nrequests = n;
+	return (0);
+}
+
+/*
+ * Decodes a line. Returns 0 (msg filled in; see parse_error), or -1 on out
+ * of memory.
+ */
+int
+proto_decode(const char *line, size_t len, struct proto_message *msg)
+{
+	json_error_t	 error;
+	json_t		*root;
+	size_t		 i, n;
+
+	memset(msg, 0, sizeof *msg);
+	root = json_loadb(line, len, STRICT_FLAGS, &error);
+	if (root == NULL) {
+		switch (json_error_code(&error)) {
+		case json_error_duplicate_key:
+		case json_error_null_byte_in_key:
+			return (decode_slow(line, len, msg));
+		case json_error_out_of_memory:
+			return (-1);
+		default:
+			msg->parse_error = 1;
+			return (0);
+		}
+	}
+	msg->root = root;
+	if (!json_is_array(root) || json_array_size(root) == 0) {
+		if (decode_alloc(msg, 1) == -1)
+			return (-1);
+		if (json_is_array(root))
+			decode_invalid(&msg->requests[0], NULL,
+			    "empty batch");
+		else
+			decode_request(root, &msg->requests[0]);
+		return (0);
+	}
+	n = json_array_size(root);
+	msg->batch = 1;
+	if (decode_alloc(msg, n) == -1)
+		return (-1);
+	for (i = 0; i < n; i++)
+		decode_request(json_array_get(root, i), &msg->requests[i]);
+	return (0);
+}
+
+void
+proto_message_clear(struct proto_message *msg)
+{
+	json_decref(msg->root);
+	free(msg->requests);
+	memset(msg, 0, sizeof *msg);
+}
+
+int
+proto_request_is_notification(const struct proto_request *req)
+{
+	return (req->error == 0 && req->id == NULL);
+}
+
+/*
+ * The slow path. Finds where one JSON value ends without judging it (the
+ * parts are judged by jansson afterwards). Returns 0 and advances *pos, or
+ * -1 if the text ends first.
+ */
+static int
+decode_skip(const char *s, size_t len, size_t *pos)
+{
+	size_t	i = *pos;
+	int	depth = 0, in_string = 0;
+
+	while (i < len && decode_is_space(s[i]))
+		i++;
+	if (i == len)
+		return (-1);
+	if (s[i] != '"' && s[i] != '{' && s[i] != '[') {
+		while (i < len && !decode_is_space(s[i]) && s[i] != ',' &&
+		    s[i] != ']' && s[i] != '}' && s[i] != ':')
+			i++;
+		*pos = i;
+		return (0);
+	}
+	for (; i < len; i++) {
+		if (in_string) {
+			if (s[i] == '\\')
+				i++;
+			else if (s[i] == '"') {
+				in_string = 0;
+				if (depth == 0) {
+					*pos = i + 1;
+					return (0);
+				}
+			}
+			continue;
+		}
+		if (s[i] == '"')
+			in_string = 1;
+		else if (s[i] == '{' || s[i] == '[')
+			depth++;
+		else if ((s[i] == '}' || s[i] == ']') && --depth == 0) {
+			*pos = i + 1;
+			return (0);
+		}
+	}
+	return (-1);
+}
+
+static size_t
+decode_skip_space(const char *s, size_t len, size_t pos)
+{
+	while (pos < len && decode_is_space(s[pos]))
+		pos++;
+	return (pos);
+}
+
+/*
+ * The id of an object whose text jansson refused: readable only when the
+ * object has exactly one top-level "id" member whose value parses on its
+ * own. Returns a new reference or NULL.
+ */
+static json_t *
+decode_slow_id(const char *s, size_t len)
+{
+	json_t	*key, *id = NULL;
+	size_t	 pos, start, vstart = 0, vend = 0;
+	int	 count = 0;
+
+	pos = decode_skip_space(s, len, 0);
+	if (pos == len || s[pos] != '{')
+		return (NULL);
+	pos++;
+	for (;;) {
+		pos = decode_skip_space(s, len, pos);
+		if (pos < len && (s[pos] == ',' || s[pos] == '}')) {
+			if (s[pos] == '}')
+				break;
+			pos++;
+			continue;
+		}
+		start = pos;
+		if (decode_skip(s, len, &pos) == -1)
+			return (NULL);
+		key = json_loadb(s + start, pos - start, DECODE_FLAGS, NULL);
+		pos = decode_skip_space(s, len, pos);
+		if (pos == len || s[pos] != ':') {
+			json_decref(key);
+			return (NULL);
+		}
+		pos = decode_skip_space(s, len, pos + 1);
+		start = pos;
+		if (decode_skip(s, len, &pos) == -1) {
+			json_decref(key);
+			return (NULL);
+		}
+		if (json_is_string(key) && json_string_length(key) == 2 &&
+		    memcmp(json_string_value(key), "id", 2) == 0) {
+			count++;
+			vstart = start;
+			vend = pos;
+		}
+		json_decref(key);
+	}
+	if (count == 1)
+		id = json_loadb(s + vstart, vend - vstart, STRICT_FLAGS, NULL);
+	if (id != NULL && !decode_id_readable(id)) {
+		json_decref(id);
+		id = NULL;
+	}
+	return (id);
+}
+
+/*
+ * Decodes one entry's text into holder; entries jansson refuses for a key
+ * become invalid requests. Returns 0, or 1 if the text is not JSON.
+ */
+static int
+decode_slow_entry(const char *s, size_t len, json_t *holder,
+    struct proto_request *req)
+{
+	json_error_t	 error;
+	json_t		*v, *id;
+
+	v = json_loadb(s, len, STRICT_FLAGS, &error);
+	if (v != NULL) {
+		json_array_append_new(holder, v);
+		decode_request(v, req);
+		return (0);
+	}
+	if (json_error_code(&error) != json_error_duplicate_key &&
+	    json_error_code(&error) != json_error_null_byte_in_key)
+		return (1);
+	memset(req, 0, sizeof *req);
+	id = decode_slow_id(s, len);
+	if (id != NULL)
+		json_array_append_new(holder, id);
+	decode_invalid(req, id, json_error_code(&error) ==
+	    json_error_duplicate_key ? "duplicate member name" :
+	    "strings must not hold NUL characters");
+	return (0);
+}
+
+/* Counts the entries of a batch whose text jansson refused; -1 if garbled. */
+static ssize_t
+decode_slow_count(const char *s, size_t len, size_t pos)
+{
+	ssize_t	n = 0;
+
+	for (;;) {
+		pos = decode_skip_space(s, len, pos);
+		if (pos < len && s[pos] == ']' && n == 0)
+			break;
+		if (decode_skip(s, len, &pos) == -1)
+			return (-1);
+		n++;
+		pos = decode_skip_space(s, len, pos);
+		if (pos == len)
+			return (-1);
+		if (s[pos] == ']')
+			break;
+		if (s[pos++] != ',')
+			return (-1);
+	}
+	if (decode_skip_space(s, len, pos + 1) != len)
+		return (-1);
+	return (n);
+}
+
+static int
+decode_slow(const char *s, size_t len, struct proto_message *msg)
+{
+	size_t	pos, start, i;
+	ssize_t	n;
+
+	if ((msg->root = json_array()) == NULL)
+		return (-1);
+	pos = decode_skip_space(s, len, 0);
+	if (pos == len || s[pos] != '[') {
+		if (decode_alloc(msg, 1) == -1)
+			return (-1);
+		if (decode_slow_entry(s, len, msg->root, &msg->requests[0]))
+			goto parse_error;
+		return (0);
+	}
+	if ((n = decode_slow_count(s, len, pos + 1)) <= 0)
+		goto parse_error;
+	msg->batch = 1;
+	if (decode_alloc(msg, n) == -1)
+		return (-1);
+	pos++;
+	for (i = 0; i < (size_t)n; i++) {
+		pos = decode_skip_space(s, len, pos);
+		start = pos;
+		decode_skip(s, len, &pos);
+		if (decode_slow_entry(s + start, pos - start, msg->root,
+		    &msg->requests[i]))
+			goto parse_error;
+		pos = decode_skip_space(s, len, pos) + 1;
+	}
+	return (0);
+
+parse_error:
+	proto_message_clear(msg);
+	msg->parse_error = 1;
+	return (0);
+}

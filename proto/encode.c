@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Building JSON-RPC 2.0 envelopes and encoding them as lines.
+ */
+
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+static json_t *
+encode_envelope(json_t *id)
+{
+	json_t	*msg;
+
+	msg = json_object();
+	if (msg == NULL)
+		return (NULL);
+	json_object_set_new(msg, "jsonrpc", json_string("2.0"));
+	json_object_set(msg, "id", id != NULL ? id : json_null());
+	return (msg);
+}
+
+json_t *
+proto_request_new(const char *method, json_t *params, json_t *id)
+{
+	json_t	*msg;
+
+	if ((msg = encode_envelope(id)) == NULL) {
+		json_decref(params);
+		return (NULL);
+	}
+	json_object_set_new(msg, "method", json_string(method));
+	if (params != NULL)
+		json_object_set_new(msg, "params", params);
+	return (msg);
+}
+
+json_t *
+proto_notification_new(const char *method, json_t *params)
+{
+	json_t	*msg;
+
+	msg = json_pack("{s:s, s:s}", "jsonrpc", "2.0", "method", method);
+	if (msg == NULL) {
+		json_decref(params);
+		return (NULL);
+	}
+	if (params != NULL)
+		json_object_set_new(msg, "params", params);
+	return (msg);
+}
+
+json_t *
+proto_result_new(json_t *id, json_t *result)
+{
+	json_t	*msg;
+
+	if ((msg = encode_envelope(id)) == NULL) {
+		json_decref(result);
+		return (NULL);
+	}
+	json_object_set_new(msg, "result", result != NULL ? result :
+	    json_null());
+	return (msg);
+}
+
+json_t *
+proto_error_new(json_t *id, int code, const char *message, json_t *data)
+{
+	json_t	*msg, *error;
+
+	if (message == NULL)
+		message = proto_code_message(code);
+	error = json_pack("{s:i, s:s}", "code", code, "message", message);
+	if (error == NULL || (msg = encode_envelope(id)) == NULL) {
+		json_decref(error);
+		json_decref(data);
+		return (NULL);
+	}
+	if (data != NULL)
+		json_object_set_new(error, "data", data);
+	json_object_set_new(msg, "error", error);
+	return (msg);
+}
+
+char *
+proto_encode(const json_t *msg, size_t *len)
+{
+	char	*text, *line;
+	size_t	 n;
+
+	text = json_dumps(msg, JSON_COMPACT | JSON_ENCODE_ANY |
+	    JSON_REAL_PRECISION(15));
+	if (text == NULL)
+		return (NULL);
+	n = strlen(text);
+	/* json_dumps leaves room only for the NUL; make room for "\n". */
+	if ((line = realloc(text, n + 2)) == NULL) {
+		free(text);
+		return (NULL);
+	}
+	text = line;
+	text[n] = '\n';
+	text[n + 1] = '\0';
+	if (len != NULL)
+		*len = n + 1;
+	return (text);
+}

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The procd wire protocol, shared by procd, procctl and the tests: socket
+ * path resolution, line framing, JSON-RPC 2.0 envelopes and their
+ * validation, error codes, parameter checks and job field names. It knows
+ * JSON and bytes, never the event loop.
+ */
+
+#ifndef PROTO_H
+#define PROTO_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+#define PROTO_VERSION		1
+
+/* Defaults of the daemon's limits (see procd(8)). */
+#define PROTO_MAX_REQUEST	(1024 * 1024)
+#define PROTO_MAX_OUTPUT	(16 * 1024 * 1024)
+#define PROTO_MAX_CLIENTS	1024
+#define PROTO_MAX_JOBS		65536
+#define PROTO_STOP_TIMEOUT	10.0
+/* Largest timeout or stop_timeout accepted, in seconds (about 31 years). */
+#define PROTO_MAX_SECONDS	1e9
+
+/* Error codes. */
+#define PROTO_PARSE_ERROR	-32700
+#define PROTO_INVALID_REQUEST	-32600
+#define PROTO_METHOD_NOT_FOUND	-32601
+#define PROTO_INVALID_PARAMS	-32602
+#define PROTO_INTERNAL_ERROR	-32603
+#define PROTO_JOB_NOT_FOUND	-32001
+#define PROTO_JOB_RUNNING	-32002
+#define PROTO_NAME_IN_USE	-32003
+#define PROTO_PERMISSION	-32004
+#define PROTO_SPAWN_FAILED	-32005
+#define PROTO_INVALID_PARENT	-32006
+#define PROTO_LIMIT		-32007
+#define PROTO_STOPPING		-32008
+
+/* Job states, in lifecycle order. */
+enum proto_state {
+	PROTO_RUNNING,
+	PROTO_STOPPING_STATE,
+	PROTO_WAITING,
+	PROTO_EXITED,
+};
+#define PROTO_NSTATES		4
+
+/* code.c */
+const char	*proto_code_message(int);
+const char	*proto_state_name(enum proto_state);
+int		 proto_state_parse(const char *);
+
+/* path.c */
+char		*proto_socket_path(const char *);
+
+/*
+ * frame.c: find the next line in buf. Returns 1 and sets *linelen (the
+ * line without "\r\n") and *used (bytes to drain, with the "\n"); 0 when
+ * no complete line is buffered yet; -1 when the line is, or will be,
+ * longer than max.
+ */
+int		 proto_frame_next(const char *, size_t, size_t, size_t *,
+		     size_t *);
+
+/*
+ * decode.c: one decoded line. A line is a single request or a batch; every
+ * entry is either valid (error == 0) or carries the error it is to be
+ * answered with. parse_error is set when the line is not JSON at all.
+ */
+struct proto_request {
+	json_t		*id;		/* borrowed; NULL: no id member */
+	const char	*method;	/* borrowed; NULL when invalid */
+	json_t		*params;	/* borrowed object or array; NULL: absent */
+	int		 error;		/* 0 or the code to answer with */
+	const char	*message;	/* static text with error */
+};
+
+struct proto_message {
+	json_t			*root;		/* owns what the entries borrow */
+	int			 parse_error;	/* 1: not JSON (-32700) */
+	int			 batch;		/* 1: the line was an array */
+	size_t			 nrequests;
+	struct proto_request	*requests;
+};
+
+int		 proto_decode(const char *, size_t, struct proto_message *);
+void		 proto_message_clear(struct proto_message *);
+int		 proto_request_is_notification(const struct proto_request *);
+
+/*
+ * encode.c: envelopes. Each takes a reference to id (NULL means null) and
+ * steals result, params and data.
+ */
+json_t		*proto_request_new(const char *, json_t *, json_t *);
+json_t		*proto_notification_new(const char *, json_t *);
+json_t		*proto_result_new(json_t *, json_t *);
+json_t		*proto_error_new(json_t *, int, const char *, json_t *);
+/* Compact JSON plus "\n", malloc'd; NULL on failure. */
+char		*proto_encode(const json_t *, size_t *);
+
+/*
+ * params.c: table-driven parameter checks. A null member counts as absent.
+ * On failure the functions return -1 and set *cause (malloc'd text for
+ * the error message).
+ */
+enum proto_ptype {
+	PROTO_P_JOB,		/* integer id or name string */
+	PROTO_P_BOOL,
+	PROTO_P_SECONDS,	/* number, 0 .. PROTO_MAX_SECONDS */
+	PROTO_P_STRING,
+	PROTO_P_ARGV,		/* non-empty array of strings */
+	PROTO_P_ENV,		/* object of string or null */
+	PROTO_P_PATH,		/* absolute path string */
+	PROTO_P_NAME,		/* a valid job name */
+	PROTO_P_STATES,		/* state name or array of state names */
+	PROTO_P_SIGNAL,		/* number 1-64 or name */
+	PROTO_P_UINT,		/* integer >= 0 */
+	PROTO_P_JOBS,		/* array of JOB */
+	PROTO_P_ANY,
+};
+
+struct proto_param {
+	const char		*name;
+	enum proto_ptype	 type;
+	int			 required;
+};
+
+int		 proto_params_check(const json_t *, const struct proto_param *,
+		     char **);
+int		 proto_name_valid(const char *);
+/* A state filter as a bit set (1 << state); -1 with *cause if unknown. */
+int		 proto_states_mask(const json_t *, char **);
+
+/* signal.c */
+int		 proto_signal_parse(const json_t *);
+int		 proto_signal_from_name(const char *);
+const char	*proto_signal_name(int);
+
+/* Job object field names. */
+#define PROTO_F_ID		"id"
+#define PROTO_F_NAME		"name"
+#define PROTO_F_ARGV		"argv"
+#define PROTO_F_CWD		"cwd"
+#define PROTO_F_PID		"pid"
+#define PROTO_F_PPID		"ppid"
+#define PROTO_F_PARENT		"parent"
+#define PROTO_F_CHILDREN	"children"
+#define PROTO_F_DAEMON		"daemon"
+#define PROTO_F_STATE		"state"
+#define PROTO_F_EXITCODE	"exitcode"
+#define PROTO_F_UID		"uid"
+#define PROTO_F_STARTED_AT	"started_at"
+#define PROTO_F_EXITED_AT	"exited_at"
+#define PROTO_F_USAGE		"usage"
+#define PROTO_F_TIMED_OUT	"timed_out"
+
+/*
+ * The exit status procctl gives for a job object: its exitcode, 128+N for
+ * signal N, 124 when the join timed out, -1 when it has none yet.
+ */
+int		 proto_job_exit_status(const json_t *);
+
+#endif /* PROTO_H */

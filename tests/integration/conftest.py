@@ -1,0 +1,545 @@
+# SPDX-License-Identifier: ISC
+# Shared fixtures for the integration tests: each test gets a private procd
+# on a socket in its own temporary folder, driven over the real socket.
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+PROCD = os.environ.get("PROCD", os.path.abspath("daemon/procd"))
+PROCCTL = os.environ.get("PROCCTL", os.path.abspath("ctl/procctl"))
+UNITDIR = os.environ.get("UNITDIR", os.path.abspath("units"))
+
+
+class Conn:
+    """One client connection speaking newline-delimited JSON-RPC."""
+
+    def __init__(self, path, timeout=10.0):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buf = b""
+        self.pending = []   # messages read but not yet asked for
+        self.next_id = 1
+
+    def close(self):
+        self.sock.close()
+
+    def send_raw(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def send(self, obj):
+        self.send_raw(json.dumps(obj) + "\n")
+
+    def read_line(self, timeout=10.0):
+        """Next raw line (bytes, without the newline); None on EOF."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no line from procd")
+            self.sock.settimeout(left)
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                return None
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line
+
+    def recv(self, timeout=10.0):
+        """Next message, decoded; None on EOF."""
+        if self.pending:
+            return self.pending.pop(0)
+        line = self.read_line(timeout)
+        return None if line is None else json.loads(line)
+
+    def expect_nothing(self, wait=0.3):
+        """Assert nothing arrives within wait seconds."""
+        assert not self.pending
+        self.sock.settimeout(wait)
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            return
+        finally:
+            self.sock.settimeout(10.0)
+        assert chunk == b"" and not self.buf, "unexpected data: %r" % (self.buf + chunk)
+
+    def request(self, method, params=None, id=None):
+        """Send a request and return its id."""
+        if id is None:
+            id = self.next_id
+            self.next_id += 1
+        msg = {"jsonrpc": "2.0", "method": method, "id": id}
+        if params is not None:
+            msg["params"] = params
+        self.send(msg)
+        return id
+
+    def response(self, id, timeout=10.0):
+        """The response with this id; other messages are kept for later."""
+        for i, m in enumerate(self.pending):
+            if isinstance(m, dict) and m.get("id") == id and "method" not in m:
+                return self.pending.pop(i)
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self.read_line(max(0.0, deadline - time.monotonic()))
+            if line is None:
+                raise EOFError("procd closed the connection")
+            m = json.loads(line)
+            if isinstance(m, dict) and m.get("id") == id and "method" not in m:
+                return m
+            self.pending.append(m)
+
+    def call_raw(self, method, params=None, timeout=10.0):
+        """Full response object of one request."""
+        return self.response(self.request(method, params), timeout)
+
+    def call(self, method, params=None, timeout=10.0):
+        """Result of one request; raises RpcError on an error response."""
+        r = self.call_raw(method, params, timeout)
+        if "error" in r:
+            raise RpcError(r["error"])
+        return r["result"]
+
+
+class RpcError(Exception):
+    def __init__(self, err):
+        super().__init__("%s: %s" % (err.get("code"), err.get("message")))
+        self.code = err.get("code")
+        self.message = err.get("message")
+        self.data = err.get("data")
+
+
+def wait_for_socket(path, proc=None, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("procd exited with %s" % proc.returncode)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(path)
+            return
+        except OSError:
+            time.sleep(0.02)
+        finally:
+            s.close()
+    raise TimeoutError("procd did not listen on %s" % path)
+
+
+class Procd:
+    """A private procd on a socket in a temporary folder."""
+
+    def __init__(self, tmp_path, args=(), env=None, wait=True):
+        self.dir = str(tmp_path)
+        self.sock = os.path.join(self.dir, "procd.sock")
+        self.env = dict(os.environ)
+        self.env.pop("PROCD_SOCKET", None)
+        self.env.pop("NOTIFY_SOCKET", None)
+        if env:
+            self.env.update(env)
+        self.errpath = os.path.join(self.dir, "procd.stderr")
+        self.err = open(self.errpath, "wb")
+        self.proc = subprocess.Popen(
+            [PROCD, "--socket", self.sock, "-v"] + list(args),
+            stdin=subprocess.DEVNULL, stdout=self.err, stderr=self.err,
+            env=self.env, cwd=self.dir)
+        self.conns = []
+        if wait:
+            wait_for_socket(self.sock, self.proc)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def stderr_text(self):
+        self.err.flush()
+        with open(self.errpath, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def connect(self):
+        c = Conn(self.sock)
+        self.conns.append(c)
+        return c
+
+    def call(self, method, params=None, timeout=10.0):
+        c = self.connect()
+        try:
+            return c.call(method, params, timeout)
+        finally:
+            c.close()
+            self.conns.remove(c)
+
+    def ctl(self, *args, timeout=30, input=None, env=None, cwd=None):
+        """Run procctl against this daemon; returns CompletedProcess (text)."""
+        e = dict(self.env)
+        if env:
+            e.update(env)
+        return subprocess.run([PROCCTL, "--socket", self.sock] + [str(a) for a in args],
+                              capture_output=True, text=True, timeout=timeout,
+                              input=input, env=e, cwd=cwd or self.dir)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self, timeout=30):
+        """Clean stop with SIGTERM; returns procd's exit status."""
+        for c in self.conns:
+            try:
+                c.close()
+            except OSError:
+                pass
+        self.conns = []
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise
+        self.err.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def procd(tmp_path):
+    d = Procd(tmp_path)
+    yield d
+    alive = d.alive()
+    rc = d.stop()
+    assert alive, "procd died during the test:\n" + d.stderr_text()
+    assert rc == 0, "procd exited %s:\n%s" % (rc, d.stderr_text())
+    # Sanitizer builds report to stderr; any report fails the test.
+    text = d.stderr_text()
+    assert "ERROR: AddressSanitizer" not in text, text
+    assert "runtime error:" not in text, text
+    assert "ERROR: LeakSanitizer" not in text, text
+
+
+@pytest.fixture
+def procd_factory(tmp_path):
+    """Start procds with extra options: procd_factory(args=[...])."""
+    made = []
+
+    def make(args=(), env=None, wait=True, sub=None):
+        p = tmp_path / (sub or "d%d" % len(made))
+        p.mkdir(exist_ok=True)
+        d = Procd(p, args, env, wait)
+        made.append(d)
+        return d
+    yield make
+    for d in made:
+        if d.alive():
+            d.stop()
+
+
+@pytest.fixture
+def conn(procd):
+    return procd.connect()
+
+
+def wait_until(pred, timeout=10.0, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    raise TimeoutError("condition not met")
+
+
+def pid_alive(pid):
+    """True while pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+# --- lifecycle helpers (test_start, test_methods, test_rule, test_hygiene,
+# test_shutdown, test_procctl); every name here starts with lc_ ---
+import re as _lc_re
+import stat as _lc_stat
+import sys as _lc_sys
+
+LC_PY = _lc_sys.executable or "/usr/bin/python3"
+LC_STATES = ("running", "stopping", "waiting", "exited")
+LC_TIME_RE = _lc_re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+LC_JOB_FIELDS = ("id", "name", "argv", "cwd", "pid", "ppid", "parent",
+                 "children", "daemon", "state", "exitcode", "uid",
+                 "started_at", "exited_at", "usage")
+
+
+def lc_err(conn, method, params=None, timeout=10.0):
+    """The error object of a request that must fail."""
+    r = conn.call_raw(method, params, timeout)
+    assert "error" in r, "%s %r succeeded: %r" % (method, params, r.get("result"))
+    assert "result" not in r, r
+    assert isinstance(r["error"].get("message"), str) and r["error"]["message"], r
+    return r["error"]
+
+
+def lc_start(conn, argv, **params):
+    params["argv"] = list(argv)
+    return conn.call("start", params)
+
+
+def lc_join(conn, job, timeout=None, rpc_timeout=30.0):
+    p = {"job": job}
+    if timeout is not None:
+        p["timeout"] = timeout
+    return conn.call("join", p, timeout=rpc_timeout)
+
+
+def lc_status(conn, job):
+    return conn.call("status", {"job": job})
+
+
+def lc_wait_state(conn, job, state, timeout=10.0):
+    """Wait until the job is in state; returns the job object."""
+    states = (state,) if isinstance(state, str) else tuple(state)
+    box = {}
+
+    def pred():
+        box["j"] = lc_status(conn, job)
+        return box["j"]["state"] in states
+    try:
+        wait_until(pred, timeout)
+    except TimeoutError:
+        raise AssertionError("job %r never reached %r: %r" % (job, states, box.get("j")))
+    return box["j"]
+
+
+def lc_term_ignoring_argv(ready):
+    """A worker that ignores SIGTERM (and whose exec'd sleep inherits
+    that), creating the file ready once it does."""
+    return ["sh", "-c", 'trap "" TERM; : > "$1"; exec sleep 60', "sh", str(ready)]
+
+
+def lc_start_term_ignoring(conn, ready, stop_timeout=0.5, **params):
+    """Start a TERM-ignoring worker and wait until it ignores TERM."""
+    j = lc_start(conn, lc_term_ignoring_argv(ready), stop_timeout=stop_timeout, **params)
+    wait_until(lambda: os.path.exists(str(ready)), 10.0)
+    return j
+
+
+def lc_write_script(path, text, mode=0o755):
+    path = str(path)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path
+
+
+def lc_proc_stat(pid):
+    """state, ppid, pgrp, session of pid; None when it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    f = s.rsplit(")", 1)[1].split()
+    return {"state": f[0], "ppid": int(f[1]), "pgrp": int(f[2]), "session": int(f[3])}
+
+
+def lc_all_pids():
+    return [int(d) for d in os.listdir("/proc") if d.isdigit()]
+
+
+def lc_group_pids(pgid, live_only=True):
+    """Processes whose process group is pgid (zombies left out by default)."""
+    out = []
+    for pid in lc_all_pids():
+        st = lc_proc_stat(pid)
+        if st and st["pgrp"] == pgid and not (live_only and st["state"] == "Z"):
+            out.append(pid)
+    return out
+
+
+def lc_zombies_of(ppid):
+    out = []
+    for pid in lc_all_pids():
+        st = lc_proc_stat(pid)
+        if st and st["ppid"] == ppid and st["state"] == "Z":
+            out.append(pid)
+    return out
+
+
+def lc_proc_status(pid):
+    """/proc/PID/status as a dict of strings."""
+    d = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            d[k] = v.strip()
+    return d
+
+
+def lc_proc_environ(pid):
+    with open("/proc/%d/environ" % pid, "rb") as f:
+        raw = f.read()
+    env = {}
+    for item in raw.split(b"\0"):
+        if item:
+            k, _, v = item.partition(b"=")
+            env[k.decode(errors="replace")] = v.decode(errors="replace")
+    return env
+
+
+def lc_kill_quietly(pids):
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def lc_is_socket(path):
+    try:
+        return _lc_stat.S_ISSOCK(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def lc_check_job(j, procd_pid=None):
+    """Every field of the job object table, with its type."""
+    assert isinstance(j, dict), j
+    missing = [k for k in LC_JOB_FIELDS if k not in j]
+    assert not missing, "job object lacks %s: %r" % (missing, j)
+    assert type(j["id"]) is int and j["id"] >= 1, j
+    assert isinstance(j["name"], str) and j["name"], j
+    assert isinstance(j["argv"], list) and j["argv"], j
+    assert all(isinstance(a, str) for a in j["argv"]), j
+    assert isinstance(j["cwd"], str) and j["cwd"].startswith("/"), j
+    assert type(j["pid"]) is int and j["pid"] > 0, j
+    assert type(j["ppid"]) is int and j["ppid"] > 0, j
+    if procd_pid is not None:
+        assert j["ppid"] == procd_pid, j
+    assert j["parent"] is None or type(j["parent"]) is int, j
+    assert isinstance(j["children"], list), j
+    assert all(type(c) is int for c in j["children"]), j
+    assert type(j["daemon"]) is bool, j
+    assert j["state"] in LC_STATES, j
+    assert j["exitcode"] is None or type(j["exitcode"]) is int, j
+    assert type(j["uid"]) is int, j
+    assert isinstance(j["started_at"], str) and LC_TIME_RE.match(j["started_at"]), j
+    if j["state"] in ("running", "stopping"):
+        assert j["exitcode"] is None, j
+        assert j["exited_at"] is None, j
+        assert j["usage"] is None, j
+    else:
+        assert j["exitcode"] is not None, j
+        assert -64 <= j["exitcode"] <= 255, j
+        assert isinstance(j["exited_at"], str) and LC_TIME_RE.match(j["exited_at"]), j
+        assert j["exited_at"] >= j["started_at"], j
+        u = j["usage"]
+        assert isinstance(u, dict), j
+        for k in ("user", "system"):
+            assert type(u.get(k)) in (int, float) and u[k] >= 0, j
+        assert type(u.get("maxrss")) is int and u["maxrss"] >= 0, j
+    return j
+
+
+# --- server/transport helpers (test_jsonrpc, test_framing, test_badinput,
+# test_server_limits, test_socket, test_systemd); every name starts with srv_ ---
+SRV_SCRUB = ("PROCD_SOCKET", "NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS",
+             "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID")
+
+
+def srv_check(m, id=None, code=None):
+    """Assert m is a well-formed JSON-RPC 2.0 response with this id; with
+    code, an error with that code, else a success. Returns m."""
+    assert isinstance(m, dict), "not a response object: %r" % (m,)
+    assert m.get("jsonrpc") == "2.0", m
+    assert "id" in m and m["id"] == id and type(m["id"]) is type(id), \
+        "id %r, expected %r: %r" % (m.get("id"), id, m)
+    if code is None:
+        assert set(m) == {"jsonrpc", "id", "result"}, m
+    else:
+        assert set(m) == {"jsonrpc", "id", "error"}, m
+        e = m["error"]
+        assert isinstance(e, dict) and set(e) <= {"code", "message", "data"}, m
+        assert e.get("code") == code, "code %r, expected %r: %r" % (e.get("code"), code, m)
+        assert isinstance(e.get("message"), str) and e["message"], m
+    return m
+
+
+def srv_expect_eof(conn, timeout=10.0):
+    """Assert procd closes conn (EOF or reset) without another message."""
+    try:
+        line = conn.read_line(timeout)
+    except (ConnectionResetError, BrokenPipeError):
+        return
+    assert line is None, "expected the connection closed, got %r" % (line,)
+
+
+class SrvProc:
+    """procd (or a wrapper that execs it) started by hand: any command line,
+    environment or credentials; stdout and stderr go to a file."""
+
+    def __init__(self, dirpath, argv, env=None, **popen_kw):
+        self.dir = str(dirpath)
+        os.makedirs(self.dir, exist_ok=True)
+        e = dict(os.environ)
+        for k in SRV_SCRUB:
+            e.pop(k, None)
+        if env:
+            e.update(env)
+        self.env = e
+        self.errpath = os.path.join(self.dir, "procd-%d.stderr" % time.monotonic_ns())
+        self.err = open(self.errpath, "wb")
+        self.proc = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL,
+                                     stdout=self.err, stderr=self.err, env=e,
+                                     cwd=self.dir, **popen_kw)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def stderr_text(self):
+        self.err.flush()
+        with open(self.errpath, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def wait(self, timeout=10.0):
+        return self.proc.wait(timeout)
+
+    def stop(self, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise
+        return self.proc.returncode
+
+
+@pytest.fixture
+def srv_spawn():
+    """srv_spawn(dir, argv, env=None, **popen_kw) -> SrvProc; killed at the end."""
+    made = []
+
+    def spawn(dirpath, argv, env=None, **kw):
+        p = SrvProc(dirpath, argv, env, **kw)
+        made.append(p)
+        return p
+    yield spawn
+    for p in made:
+        try:
+            p.stop(timeout=15)
+        except subprocess.TimeoutExpired:
+            pass
+        p.err.close()
