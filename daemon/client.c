@@ -18,6 +18,7 @@
 #include "procd.h"
 
 #define CLIENT_READ_CHUNK	(64 * 1024)
+#define CLIENT_DISCARD_MAX	(64 * 1024 * 1024)
 
 struct clients	 clients = TAILQ_HEAD_INITIALIZER(clients);
 u_int		 clients_count;
@@ -170,14 +171,39 @@ client_close(struct client *c)
 	listen_resume();
 }
 
-/* Sends what is queued, then closes: the stream can no longer be trusted. */
+/*
+ * Sends what is queued, then closes: the stream can no longer be trusted.
+ * The rest of an oversized line is read and dropped first, so that a
+ * client still writing it sees the error rather than a broken pipe.
+ */
 static void
-client_close_after_flush(struct client *c)
+client_close_after_flush(struct client *c, int discard)
 {
 	c->flags |= CLIENT_CLOSING;
+	if (discard && !(c->flags & CLIENT_EOF))
+		c->flags |= CLIENT_DISCARD;
+	else
+		bufferevent_disable(c->bev, EV_READ);
 	client_drop_requests(c);
-	bufferevent_disable(c->bev, EV_READ);
 	client_maybe_finish(c);
+}
+
+/* Drops input up to the end of the oversized line, within a bound. */
+static void
+client_discard(struct client *c, struct evbuffer *in)
+{
+	struct evbuffer_ptr	nl;
+	size_t			len;
+
+	nl = evbuffer_search(in, "\n", 1, NULL);
+	len = evbuffer_get_length(in);
+	evbuffer_drain(in, len);
+	c->discarded += len;
+	if (nl.pos != -1 || c->discarded > CLIENT_DISCARD_MAX) {
+		c->flags &= ~CLIENT_DISCARD;
+		bufferevent_disable(c->bev, EV_READ);
+		client_maybe_finish(c);
+	}
 }
 
 /* A parked request of c was answered or dropped. */
@@ -192,7 +218,8 @@ client_maybe_finish(struct client *c)
 {
 	if (c->flags & CLIENT_DEAD)
 		return;
-	if (!(c->flags & (CLIENT_EOF | CLIENT_CLOSING)) || c->npending != 0)
+	if (!(c->flags & (CLIENT_EOF | CLIENT_CLOSING)) || c->npending != 0 ||
+	    (c->flags & CLIENT_DISCARD))
 		return;
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		client_close(c);
@@ -209,7 +236,7 @@ client_too_long(struct client *c)
 	    procd_config.max_request);
 	client_send(c, proto_error_new(NULL, PROTO_INVALID_REQUEST, msg,
 	    NULL));
-	client_close_after_flush(c);
+	client_close_after_flush(c, 1);
 }
 
 static char
@@ -233,6 +260,10 @@ client_read(struct bufferevent *bev, void *arg)
 	const char		*data;
 	size_t			 len, linelen, used, max;
 
+	if (c->flags & CLIENT_DISCARD) {
+		client_discard(c, in);
+		return;
+	}
 	max = procd_config.max_request;
 	while (!(c->flags & (CLIENT_DEAD | CLIENT_CLOSING))) {
 		/* Bytes already searched hold no "\n": do not search again. */
@@ -277,6 +308,7 @@ client_eof(struct client *c)
 	size_t		 len;
 
 	c->flags |= CLIENT_EOF;
+	c->flags &= ~CLIENT_DISCARD;
 	bufferevent_disable(c->bev, EV_READ);
 	len = evbuffer_get_length(in);
 	if (len > 0 && !(c->flags & CLIENT_CLOSING)) {

@@ -90,8 +90,10 @@ struct client {
 #define CLIENT_DEAD	0x1	/* freed from a deferred event */
 #define CLIENT_EOF	0x2	/* peer shut down its writing side */
 #define CLIENT_CLOSING	0x4	/* flush what is queued, then close */
+#define CLIENT_DISCARD	0x8	/* dropping the rest of an oversized line */
 
 	size_t			 scanned;	/* input known to hold no "\n" */
+	size_t			 discarded;	/* of an oversized line */
 	u_int			 npending;	/* parked requests */
 	TAILQ_HEAD(, request)	 requests;	/* parked requests, owned */
 	TAILQ_ENTRY(client)	 entry;
