@@ -55,8 +55,15 @@ client_reap(int fd, short events, void *arg)
 		TAILQ_REMOVE(&clients_dead, c, entry);
 		client_discard_input(bufferevent_getfd(c->bev));
 		bufferevent_free(c->bev);
+		event_free(c->pump);
 		free(c);
 	}
+}
+
+static void
+client_pump(int fd, short events, void *arg)
+{
+	feed_pump(arg);
 }
 
 void
@@ -72,6 +79,8 @@ client_accept(int fd, uid_t uid, pid_t pid)
 	c->uid = uid;
 	c->pid = pid;
 	TAILQ_INIT(&c->requests);
+	TAILQ_INIT(&c->subscriptions);
+	c->pump = event_new(procd_base, -1, 0, client_pump, c);
 	c->bev = bufferevent_socket_new(procd_base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL)
 		fatalx("bufferevent_socket_new failed");
@@ -113,13 +122,12 @@ client_free_line(const void *line, size_t len, void *arg)
 	free((void *)line);
 }
 
-/* Queues one message; a client whose queue would pass the limit is cut off. */
+/* Queues one message (stolen). */
 void
 client_send(struct client *c, json_t *msg)
 {
-	struct evbuffer	*out;
-	char		*line;
-	size_t		 len;
+	char	*line;
+	size_t	 len;
 
 	if (c->flags & CLIENT_DEAD) {
 		json_decref(msg);
@@ -129,8 +137,25 @@ client_send(struct client *c, json_t *msg)
 	json_decref(msg);
 	if (line == NULL)
 		fatalx("%s: cannot encode a message", __func__);
+	client_send_line(c, line, len, 0);
+}
+
+/*
+ * Queues one encoded line (malloc'd, stolen). Unless nolimit is set, a
+ * client whose queue would pass the output limit is cut off instead.
+ */
+void
+client_send_line(struct client *c, char *line, size_t len, int nolimit)
+{
+	struct evbuffer	*out;
+
+	if (c->flags & CLIENT_DEAD) {
+		free(line);
+		return;
+	}
 	out = bufferevent_get_output(c->bev);
-	if (evbuffer_get_length(out) + len > procd_config.max_output) {
+	if (!nolimit &&
+	    evbuffer_get_length(out) + len > procd_config.max_output) {
 		log_warnx("client %u (uid %u pid %ld): more than %zu bytes "
 		    "of output queued; closing", c->id, (unsigned)c->uid,
 		    (long)c->pid, procd_config.max_output);
@@ -162,6 +187,7 @@ client_close(struct client *c)
 		return;
 	c->flags |= CLIENT_DEAD;
 	client_drop_requests(c);
+	feed_client_gone(c);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	TAILQ_REMOVE(&clients, c, entry);
 	clients_count--;
@@ -293,10 +319,14 @@ client_read(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* Output drained: feed replays, or finish a closing client. */
 static void
 client_write(struct bufferevent *bev, void *arg)
 {
-	client_maybe_finish(arg);
+	struct client	*c = arg;
+
+	feed_pump(c);
+	client_maybe_finish(c);
 }
 
 /* The peer shut down its side: a last line without "\n" still counts. */

@@ -53,6 +53,13 @@ job_find_pid(pid_t pid)
 	return (job);
 }
 
+/* The highest id ever given to a job; 0 if none. */
+long long
+job_last_id(void)
+{
+	return (job_next_id - 1);
+}
+
 /* Finds the job a JOB param names: an integer id or a name. */
 struct job *
 job_lookup(const json_t *ref)
@@ -88,6 +95,7 @@ job_set_state(struct job *job, enum proto_state state)
 	jobs_state_count[state]++;
 	job->state = state;
 	notify_jobs_changed();
+	feed_emit(proto_state_name(state), job);
 }
 
 /*
@@ -116,12 +124,14 @@ job_create(json_t *argv, const char *name, const char *cwd, uid_t uid,
 	job->parent_id = parent != NULL ? parent->id : 0;
 	TAILQ_INIT(&job->children);
 	TAILQ_INIT(&job->waiters);
+	output_init(job, OUTPUT_CAPTURE, procd_config.log_limit);
 	return (job);
 }
 
 static void
 job_free(struct job *job)
 {
+	output_free(job);
 	if (job->kill_timer != NULL)
 		event_free(job->kill_timer);
 	json_decref(job->argv);
@@ -156,6 +166,7 @@ job_started(struct job *job, pid_t pid)
 	log_debug("job %lld (%s): started pid %ld", job->id, job->name,
 	    (long)pid);
 	notify_jobs_changed();
+	feed_emit("started", job);
 }
 
 /* Signals the job's process group, unless its pid is already reaped. */
@@ -279,6 +290,7 @@ job_reaped(struct job *job, int status, const struct rusage *ru)
 	}
 	job_set_state(job, jobstate_next(job->state, JOB_EVENT_EXIT,
 	    job_unfinished_children(job)));
+	output_reaped(job);
 	if (job->state == PROTO_EXITED)
 		job_finished(job);
 	procd_check_done();
@@ -293,6 +305,7 @@ job_finished(struct job *job)
 
 	while ((req = TAILQ_FIRST(&job->waiters)) != NULL)
 		method_join_answer(req, 0);
+	output_check_done(job);
 	parent = job->parent;
 	if (parent == NULL)
 		return;
@@ -309,6 +322,7 @@ job_close(struct job *job)
 	struct job	*child;
 
 	log_debug("job %lld (%s): closed", job->id, job->name);
+	feed_emit("closed", job);
 	TAILQ_FOREACH(child, &job->children, child_entry)
 		child->parent = NULL;
 	if (job->parent != NULL)

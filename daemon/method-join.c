@@ -54,7 +54,8 @@ method_join_exec(struct request *req)
 		evtimer_add(req->timer, &tv);
 	}
 	req->job = job;
-	TAILQ_INSERT_TAIL(&job->waiters, req, job_entry);
+	req->queue = &job->waiters;
+	TAILQ_INSERT_TAIL(req->queue, req, job_entry);
 	request_park(req);
 	return (METHOD_WAIT);
 }

@@ -48,13 +48,6 @@ method_start_parent(struct request *req, struct job **parent)
 	return (0);
 }
 
-static int
-method_start_output_valid(const char *output)
-{
-	return (output == NULL || strcmp(output, "capture") == 0 ||
-	    strcmp(output, "inherit") == 0 || strcmp(output, "null") == 0);
-}
-
 static enum method_return
 method_start_exec(struct request *req)
 {
@@ -62,12 +55,14 @@ method_start_exec(struct request *req)
 	const char	*name, *cwd;
 	char		*cause;
 	json_t		*data;
+	json_t		*limit;
 	pid_t		 pid;
+	int		 mode;
 
 	if (procd_stopping)
 		return (request_error(req, PROTO_STOPPING,
 		    "procd is stopping; no new jobs"));
-	if (!method_start_output_valid(method_string(req, "output")))
+	if ((mode = output_mode_parse(method_string(req, "output"))) == -1)
 		return (request_error(req, PROTO_INVALID_PARAMS,
 		    "invalid params: 'output' must be capture, inherit or "
 		    "null"));
@@ -87,6 +82,9 @@ method_start_exec(struct request *req)
 	job = job_create(json_object_get(req->params, "argv"), name, cwd,
 	    req->client->uid, method_bool(req, "daemon", 0),
 	    method_seconds(req, "stop_timeout", PROTO_STOP_TIMEOUT), parent);
+	limit = json_object_get(req->params, "log_limit");
+	output_init(job, mode, json_is_integer(limit) ?
+	    (size_t)json_integer_value(limit) : procd_config.log_limit);
 	pid = spawn_job(job, json_object_get(req->params, "env"), &cause,
 	    &data);
 	if (pid == -1) {

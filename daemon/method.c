@@ -21,6 +21,9 @@ static const struct method_entry *const method_table[] = {
 	&method_status_entry,
 	&method_list_entry,
 	&method_info_entry,
+	&method_logs_entry,
+	&method_subscribe_entry,
+	&method_unsubscribe_entry,
 	NULL
 };
 

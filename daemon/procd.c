@@ -261,6 +261,7 @@ main(int argc, char **argv)
 	if ((procd_base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	spawn_init();
+	feed_init();
 	if ((path = proto_socket_path(procd_config.socket_path)) == NULL)
 		fatal("socket path");
 	reap_init();
@@ -288,6 +289,7 @@ main(int argc, char **argv)
 	notify_free();
 	reap_free();
 	spawn_free();
+	feed_free();
 	event_base_free(procd_base);
 	libevent_global_shutdown();
 	log_info("stopped");

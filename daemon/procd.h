@@ -23,6 +23,14 @@
 
 #include "proto.h"
 
+/* glibc's sys/queue.h lacks the _SAFE loops. */
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST(head);					\
+	    (var) != NULL && ((tvar) = TAILQ_NEXT(var, field), 1);	\
+	    (var) = (tvar))
+#endif
+
 struct client;
 struct job;
 struct request;
@@ -96,6 +104,8 @@ struct client {
 	size_t			 discarded;	/* of an oversized line */
 	u_int			 npending;	/* parked requests */
 	TAILQ_HEAD(, request)	 requests;	/* parked requests, owned */
+	TAILQ_HEAD(, subscription) subscriptions; /* owned */
+	struct event		*pump;		/* sends event replays */
 	TAILQ_ENTRY(client)	 entry;
 };
 TAILQ_HEAD(clients, client);
@@ -104,6 +114,7 @@ extern u_int		 clients_count;
 void		 client_accept(int, uid_t, pid_t);
 void		 client_refuse(int, int, const char *);
 void		 client_send(struct client *, json_t *);
+void		 client_send_line(struct client *, char *, size_t, int);
 void		 client_close(struct client *);
 void		 client_request_done(struct client *);
 int		 client_flush_all(void);
@@ -116,6 +127,7 @@ struct batch {
 	u_int		 outstanding;
 };
 
+TAILQ_HEAD(requests, request);
 struct request {
 	struct client			*client;
 	json_t				*id;	/* NULL: notification */
@@ -125,9 +137,16 @@ struct request {
 	int				 flags;
 #define REQUEST_PARKED	0x1	/* on its client's list of requests */
 
-	/* A parked request (join): the job it waits on and its timeout. */
+	/* A parked request (join, logs): the job, the job's list it is
+	 * on, and its timeout. */
 	struct job			*job;
+	struct requests			*queue;
 	struct event			*timer;
+
+	/* logs with follow */
+	int				 follow_streams;
+	int				 follow_base64;
+	struct proto_utf8		 follow_utf8[2];
 	TAILQ_ENTRY(request)		 job_entry;
 	TAILQ_ENTRY(request)		 client_entry;
 };
@@ -170,6 +189,9 @@ extern const struct method_entry method_close_entry;
 extern const struct method_entry method_status_entry;
 extern const struct method_entry method_list_entry;
 extern const struct method_entry method_info_entry;
+extern const struct method_entry method_logs_entry;
+extern const struct method_entry method_subscribe_entry;
+extern const struct method_entry method_unsubscribe_entry;
 
 /* method-join.c */
 void		 method_join_answer(struct request *, int);
@@ -182,6 +204,38 @@ enum job_event {
 };
 enum proto_state jobstate_next(enum proto_state, enum job_event, int);
 int		 jobstate_alive(enum proto_state);
+
+/* logbuf.c */
+#define LOG_STDOUT	0
+#define LOG_STDERR	1
+struct log_record;
+TAILQ_HEAD(log_records, log_record);
+struct logbuf {
+	struct log_records	 records;
+	size_t			 size;
+	size_t			 limit;
+	int			 truncated;
+};
+void		 logbuf_init(struct logbuf *, size_t);
+void		 logbuf_clear(struct logbuf *);
+void		 logbuf_append(struct logbuf *, int, const char *, size_t);
+json_t		*logbuf_chunk_json(int, const char *, size_t, int,
+		     struct proto_utf8 *, int);
+const char	*logbuf_stream_name(int);
+json_t		*logbuf_records(const struct logbuf *, int, long long, int, int,
+		     struct proto_utf8 [2]);
+
+/* output.c */
+int		 output_mode_parse(const char *);
+void		 output_init(struct job *, int, size_t);
+int		 output_pipes(struct job *, int [2]);
+void		 output_abort(struct job *, int [2]);
+void		 output_started(struct job *, int [2]);
+int		 output_open_streams(const struct job *);
+void		 output_replay(struct request *, struct job *, long long);
+void		 output_check_done(struct job *);
+void		 output_reaped(struct job *);
+void		 output_free(struct job *);
 
 /* job.c */
 struct job {
@@ -210,7 +264,17 @@ struct job {
 	TAILQ_HEAD(, job)	 children;
 	TAILQ_ENTRY(job)	 child_entry;
 
-	TAILQ_HEAD(, request)	 waiters;	/* parked joins */
+	struct requests		 waiters;	/* parked joins */
+
+	int			 out_mode;
+#define OUTPUT_CAPTURE	0
+#define OUTPUT_INHERIT	1
+#define OUTPUT_NULL	2
+	int			 out_fd[2];	/* read ends; -1: closed */
+	struct event		*out_ev[2];
+	struct event		*out_grace;
+	struct logbuf		 log;
+	struct requests		 followers;	/* parked logs -f */
 
 	TAILQ_ENTRY(job)	 entry;		/* all jobs, by id */
 	UT_hash_handle		 hh_id;
@@ -227,6 +291,7 @@ struct job	*job_find_pid(pid_t);
 struct job	*job_lookup(const json_t *);
 struct job	*job_create(json_t *, const char *, const char *, uid_t,
 		     int, double, struct job *);
+long long	 job_last_id(void);
 void		 job_started(struct job *, pid_t);
 void		 job_discard(struct job *);
 void		 job_stop(struct job *, int);
@@ -247,6 +312,18 @@ pid_t		 spawn_job(struct job *, const json_t *, char **,
 /* reap.c */
 void		 reap_init(void);
 void		 reap_free(void);
+
+/* feed.c: job events and subscriptions */
+struct subscription;
+void		 feed_init(void);
+void		 feed_free(void);
+void		 feed_emit(const char *, const struct job *);
+long long	 feed_last_seq(void);
+long long	 feed_subscribe(struct client *, long long *, size_t,
+		     long long);
+int		 feed_unsubscribe(struct client *, long long);
+void		 feed_client_gone(struct client *);
+void		 feed_pump(struct client *);
 
 /* notify.c */
 void		 notify_init(void);

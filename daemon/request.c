@@ -44,8 +44,8 @@ request_free(struct request *req)
 
 	if (req->timer != NULL)
 		event_free(req->timer);
-	if (req->job != NULL)
-		TAILQ_REMOVE(&req->job->waiters, req, job_entry);
+	if (req->queue != NULL)
+		TAILQ_REMOVE(req->queue, req, job_entry);
 	if (req->flags & REQUEST_PARKED) {
 		TAILQ_REMOVE(&c->requests, req, client_entry);
 		c->npending--;

@@ -165,7 +165,7 @@ spawn_check_cwd(const char *cwd)
 
 static int
 spawn_attr(posix_spawnattr_t *attr, posix_spawn_file_actions_t *fa,
-    const char *cwd)
+    const struct job *job, const int wfd[2])
 {
 	sigset_t	empty, all;
 
@@ -181,9 +181,18 @@ spawn_attr(posix_spawnattr_t *attr, posix_spawn_file_actions_t *fa,
 	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	posix_spawnattr_setsigmask(attr, &empty);
 	posix_spawnattr_setsigdefault(attr, &all);
-	posix_spawn_file_actions_addchdir_np(fa, cwd);
+	posix_spawn_file_actions_addchdir_np(fa, job->cwd);
 	posix_spawn_file_actions_addopen(fa, STDIN_FILENO, "/dev/null",
 	    O_RDONLY, 0);
+	if (job->out_mode == OUTPUT_CAPTURE) {
+		posix_spawn_file_actions_adddup2(fa, wfd[0], STDOUT_FILENO);
+		posix_spawn_file_actions_adddup2(fa, wfd[1], STDERR_FILENO);
+	} else if (job->out_mode == OUTPUT_NULL) {
+		posix_spawn_file_actions_addopen(fa, STDOUT_FILENO,
+		    "/dev/null", O_WRONLY, 0);
+		posix_spawn_file_actions_addopen(fa, STDERR_FILENO,
+		    "/dev/null", O_WRONLY, 0);
+	}
 	posix_spawn_file_actions_addclosefrom_np(fa, STDERR_FILENO + 1);
 	return (0);
 }
@@ -210,7 +219,7 @@ spawn_job(struct job *job, const json_t *env, char **cause, json_t **data)
 	char				**argv, **envp, **owned, *path;
 	size_t				  i, argc;
 	pid_t				  pid;
-	int				  error;
+	int				  error, wfd[2];
 
 	if (spawn_check_cwd(job->cwd) == -1) {
 		spawn_failed(errno, "chdir", job->cwd, cause, data);
@@ -230,8 +239,14 @@ spawn_job(struct job *job, const json_t *env, char **cause, json_t **data)
 		pid = -1;
 		goto out;
 	}
-	if (spawn_attr(&attr, &fa, job->cwd) == -1) {
+	if (output_pipes(job, wfd) == -1) {
+		spawn_failed(errno, "pipe", path, cause, data);
+		pid = -1;
+		goto out;
+	}
+	if (spawn_attr(&attr, &fa, job, wfd) == -1) {
 		spawn_failed(errno, "exec", path, cause, data);
+		output_abort(job, wfd);
 		pid = -1;
 		goto out;
 	}
@@ -240,8 +255,10 @@ spawn_job(struct job *job, const json_t *env, char **cause, json_t **data)
 	posix_spawnattr_destroy(&attr);
 	if (error != 0) {
 		spawn_failed(error, "exec", path, cause, data);
+		output_abort(job, wfd);
 		pid = -1;
-	}
+	} else
+		output_started(job, wfd);
 out:
 	free(path);
 	free(argv);

@@ -356,12 +356,50 @@ decode_slow_count(const char *s, size_t len, size_t pos)
 	return (n);
 }
 
+/*
+ * jansson stops at the first refused key, so the rest of the line has not
+ * been checked yet: parse a copy with duplicates allowed and every \u0000
+ * escape turned into \u0001. Returns 1 if the line is JSON, 0 if not, -1
+ * on out of memory.
+ */
+static int
+decode_slow_valid(const char *s, size_t len)
+{
+	json_error_t	 error;
+	json_t		*v;
+	char		*copy;
+	size_t		 i;
+
+	if ((copy = malloc(len + 1)) == NULL)
+		return (-1);
+	memcpy(copy, s, len);
+	for (i = 0; i + 1 < len; i++) {
+		if (copy[i] != '\\')
+			continue;
+		if (len - i >= 6 && memcmp(copy + i + 1, "u0000", 5) == 0)
+			copy[i + 5] = '1';
+		i++;
+	}
+	v = json_loadb(copy, len, DECODE_FLAGS, &error);
+	free(copy);
+	if (v != NULL) {
+		json_decref(v);
+		return (1);
+	}
+	return (json_error_code(&error) == json_error_out_of_memory ? -1 : 0);
+}
+
 static int
 decode_slow(const char *s, size_t len, struct proto_message *msg)
 {
 	size_t	pos, start, i;
 	ssize_t	n;
+	int	valid;
 
+	if ((valid = decode_slow_valid(s, len)) != 1) {
+		msg->parse_error = (valid == 0);
+		return (valid == 0 ? 0 : -1);
+	}
 	if ((msg->root = json_array()) == NULL)
 		return (-1);
 	pos = decode_skip_space(s, len, 0);

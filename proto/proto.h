@@ -9,6 +9,8 @@
 #ifndef PROTO_H
 #define PROTO_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <jansson.h>
 
@@ -137,6 +139,21 @@ int		 proto_states_mask(const json_t *, char **);
 int		 proto_signal_parse(const json_t *);
 int		 proto_signal_from_name(const char *);
 const char	*proto_signal_name(int);
+
+/* utf8.c: worker output as text; invalid bytes become U+FFFD. */
+struct proto_utf8 {
+	unsigned char	 seq[4];
+	unsigned char	 lo, hi;	/* range of the next byte */
+	int		 have, need;
+};
+size_t		 proto_utf8_decode(struct proto_utf8 *, const void *, size_t,
+		     int, char *);
+size_t		 proto_utf8_bound(size_t);
+
+/* base64.c */
+size_t		 proto_base64_encode(const void *, size_t, char *);
+size_t		 proto_base64_bound(size_t);
+ssize_t		 proto_base64_decode(const char *, size_t, void *);
 
 /* Job object field names. */
 #define PROTO_F_ID		"id"

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Job events and subscriptions. Every state change gets the next sequence
+ * number and is kept, encoded once, in a ring of the most recent
+ * --event-history events. A live subscription is sent each event as it
+ * happens; a subscription replaying from `since` is fed from the ring as
+ * its client reads (feed_pump), and a loss is reported as a gap event.
+ */
+
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "procd.h"
+
+/* Replay keeps no more than this queued for a client at once. */
+#define FEED_PUMP_QUEUE	(256 * 1024)
+
+struct feed_record {
+	long long	 seq;
+	const char	*type;
+	long long	 job_id;
+	char		*job;		/* the job object, encoded */
+};
+
+struct subscription {
+	long long			 id;
+	struct client			*client;
+	long long			*jobs;	/* NULL: every job */
+	size_t				 njobs;
+	long long			 next;	/* next seq to replay; 0: live */
+	TAILQ_ENTRY(subscription)	 entry;
+	TAILQ_ENTRY(subscription)	 client_entry;
+};
+
+static TAILQ_HEAD(, subscription) feed_subscriptions =
+    TAILQ_HEAD_INITIALIZER(feed_subscriptions);
+static long long		 feed_next_subscription = 1;
+static struct feed_record	*feed_ring;
+static size_t			 feed_ring_size;
+static size_t			 feed_ring_count;
+static long long		 feed_seq;
+
+void
+feed_init(void)
+{
+	feed_ring_size = procd_config.event_history;
+	if (feed_ring_size > 0)
+		feed_ring = xcalloc(feed_ring_size, sizeof *feed_ring);
+}
+
+long long
+feed_last_seq(void)
+{
+	return (feed_seq);
+}
+
+static long long
+feed_oldest_seq(void)
+{
+	return (feed_seq - (long long)feed_ring_count + 1);
+}
+
+static int
+feed_matches(const struct subscription *sub, long long job_id)
+{
+	size_t	i;
+
+	if (sub->jobs == NULL)
+		return (1);
+	for (i = 0; i < sub->njobs; i++) {
+		if (sub->jobs[i] == job_id)
+			return (1);
+	}
+	return (0);
+}
+
+static void
+feed_send(struct subscription *sub, const struct feed_record *rec,
+    int replay)
+{
+	char	*line;
+	int	 len;
+
+	len = xasprintf(&line, "{\"jsonrpc\":\"2.0\",\"method\":\"event\","
+	    "\"params\":{\"subscription\":%lld,\"seq\":%lld,\"event\":\"%s\","
+	    "\"job\":%s}}\n", sub->id, rec->seq, rec->type, rec->job);
+	client_send_line(sub->client, line, len, replay);
+}
+
+static void
+feed_send_gap(struct subscription *sub, long long from, long long to)
+{
+	char	*line;
+	int	 len;
+
+	len = xasprintf(&line, "{\"jsonrpc\":\"2.0\",\"method\":\"event\","
+	    "\"params\":{\"subscription\":%lld,\"seq\":%lld,\"event\":\"gap\","
+	    "\"job\":null,\"from\":%lld,\"to\":%lld}}\n", sub->id, to, from,
+	    to);
+	client_send_line(sub->client, line, len, 1);
+}
+
+/* Records a state change of job and sends it to live subscriptions. */
+void
+feed_emit(const char *type, const struct job *job)
+{
+	struct feed_record	 rec, *slot;
+	struct subscription	*sub, *next;
+	json_t			*o;
+
+	rec.seq = ++feed_seq;
+	rec.type = type;
+	rec.job_id = job->id;
+	if (feed_ring_size == 0 && TAILQ_EMPTY(&feed_subscriptions))
+		return;
+	o = job_json(job);
+	if ((rec.job = json_dumps(o, JSON_COMPACT |
+	    JSON_REAL_PRECISION(15))) == NULL)
+		fatalx("%s: cannot encode a job", __func__);
+	json_decref(o);
+
+	TAILQ_FOREACH_SAFE(sub, &feed_subscriptions, entry, next) {
+		if (sub->next == 0 && feed_matches(sub, job->id))
+			feed_send(sub, &rec, 0);
+	}
+	if (feed_ring_size == 0) {
+		free(rec.job);
+		return;
+	}
+	slot = &feed_ring[(rec.seq - 1) % feed_ring_size];
+	free(slot->job);
+	*slot = rec;
+	if (feed_ring_count < feed_ring_size)
+		feed_ring_count++;
+}
+
+/*
+ * Feeds c's replaying subscriptions from the ring, a bounded amount at a
+ * time; called again as c's output drains.
+ */
+void
+feed_pump(struct client *c)
+{
+	struct subscription	*sub;
+	struct evbuffer		*out;
+	struct feed_record	*rec;
+
+	if (c->flags & CLIENT_DEAD)
+		return;
+	out = bufferevent_get_output(c->bev);
+	TAILQ_FOREACH(sub, &c->subscriptions, client_entry) {
+		while (sub->next != 0 &&
+		    evbuffer_get_length(out) < FEED_PUMP_QUEUE) {
+			if (sub->next > feed_seq) {
+				sub->next = 0;	/* caught up: live now */
+				break;
+			}
+			if (sub->next < feed_oldest_seq()) {
+				feed_send_gap(sub, sub->next,
+				    feed_oldest_seq() - 1);
+				sub->next = feed_oldest_seq();
+				continue;
+			}
+			rec = &feed_ring[(sub->next - 1) % feed_ring_size];
+			if (feed_matches(sub, rec->job_id))
+				feed_send(sub, rec, 1);
+			sub->next++;
+		}
+	}
+}
+
+/*
+ * Adds a subscription for c (taking ids), replaying from since + 1.
+ * Returns its number.
+ */
+long long
+feed_subscribe(struct client *c, long long *ids, size_t n, long long since)
+{
+	struct subscription	*sub;
+
+	sub = xcalloc(1, sizeof *sub);
+	sub->id = feed_next_subscription++;
+	sub->client = c;
+	sub->jobs = ids;
+	sub->njobs = n;
+	/* Even with nothing to replay, go through the pump: the answer to
+	 * subscribe must be queued before the first event. */
+	sub->next = since + 1;
+	TAILQ_INSERT_TAIL(&feed_subscriptions, sub, entry);
+	TAILQ_INSERT_TAIL(&c->subscriptions, sub, client_entry);
+	event_active(c->pump, EV_TIMEOUT, 0);
+	return (sub->id);
+}
+
+static void
+feed_subscription_free(struct subscription *sub)
+{
+	TAILQ_REMOVE(&feed_subscriptions, sub, entry);
+	TAILQ_REMOVE(&sub->client->subscriptions, sub, client_entry);
+	free(sub->jobs);
+	free(sub);
+}
+
+int
+feed_unsubscribe(struct client *c, long long id)
+{
+	struct subscription	*sub;
+
+	TAILQ_FOREACH(sub, &c->subscriptions, client_entry) {
+		if (sub->id == id) {
+			feed_subscription_free(sub);
+			return (0);
+		}
+	}
+	return (-1);
+}
+
+void
+feed_client_gone(struct client *c)
+{
+	struct subscription	*sub;
+
+	while ((sub = TAILQ_FIRST(&c->subscriptions)) != NULL)
+		feed_subscription_free(sub);
+}
+
+void
+feed_free(void)
+{
+	size_t	i;
+
+	for (i = 0; i < feed_ring_size; i++)
+		free(feed_ring[i].job);
+	free(feed_ring);
+	feed_ring = NULL;
+	feed_ring_size = feed_ring_count = 0;
+}

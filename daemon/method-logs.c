@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * logs: a job's retained output; with follow, each new chunk as a log
+ * notification and the answer once the job is exited and its output
+ * drained.
+ */
+
+#include "config.h"
+
+#include <string.h>
+
+#include "procd.h"
+
+static const struct proto_param method_logs_params[] = {
+	{ "job",	PROTO_P_JOB,	1 },
+	{ "stream",	PROTO_P_STRING,	0 },
+	{ "tail",	PROTO_P_UINT,	0 },
+	{ "follow",	PROTO_P_BOOL,	0 },
+	{ "encoding",	PROTO_P_STRING,	0 },
+	{ NULL,		0,		0 }
+};
+
+/* The stream param as a bit set of 1 << stream; -1 if unknown. */
+static int
+method_logs_streams(const char *name)
+{
+	if (name == NULL || strcmp(name, "both") == 0)
+		return (1 << LOG_STDOUT | 1 << LOG_STDERR);
+	if (strcmp(name, "stdout") == 0)
+		return (1 << LOG_STDOUT);
+	if (strcmp(name, "stderr") == 0)
+		return (1 << LOG_STDERR);
+	return (-1);
+}
+
+static enum method_return
+method_logs_exec(struct request *req)
+{
+	struct job		*job;
+	struct proto_utf8	 utf8[2];
+	const char		*encoding;
+	json_t			*tailp, *records;
+	long long		 tail = -1;
+	int			 streams;
+
+	if ((job = method_job(req, "job")) == NULL)
+		return (METHOD_DONE);
+	if ((streams = method_logs_streams(method_string(req, "stream"))) ==
+	    -1)
+		return (request_error(req, PROTO_INVALID_PARAMS, "invalid "
+		    "params: 'stream' must be stdout, stderr or both"));
+	encoding = method_string(req, "encoding");
+	if (encoding != NULL && strcmp(encoding, "text") != 0 &&
+	    strcmp(encoding, "base64") != 0)
+		return (request_error(req, PROTO_INVALID_PARAMS, "invalid "
+		    "params: 'encoding' must be text or base64"));
+	tailp = json_object_get(req->params, "tail");
+	if (json_is_integer(tailp))
+		tail = json_integer_value(tailp);
+	req->follow_streams = streams;
+	req->follow_base64 = encoding != NULL &&
+	    strcmp(encoding, "base64") == 0;
+
+	if (!method_bool(req, "follow", 0)) {
+		memset(utf8, 0, sizeof utf8);
+		records = logbuf_records(&job->log, streams, tail,
+		    req->follow_base64, output_open_streams(job), utf8);
+		return (request_reply(req, json_pack("{s:o, s:b}", "records",
+		    records, "truncated", job->log.truncated)));
+	}
+	/* A notification cannot be followed: nothing would be answered. */
+	if (req->id == NULL)
+		return (request_reply(req, NULL));
+	output_replay(req, job, tail);
+	req->job = job;
+	req->queue = &job->followers;
+	TAILQ_INSERT_TAIL(req->queue, req, job_entry);
+	request_park(req);
+	output_check_done(job);
+	return (METHOD_WAIT);
+}
+
+const struct method_entry method_logs_entry = {
+	"logs", 0, method_logs_params, method_logs_exec
+};

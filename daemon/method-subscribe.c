@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * subscribe: job state changes as event notifications, optionally only
+ * for some jobs, optionally replaying retained events after a sequence
+ * number first.
+ */
+
+#include "config.h"
+
+#include <stdlib.h>
+
+#include "procd.h"
+
+static const struct proto_param method_subscribe_params[] = {
+	{ "jobs",	PROTO_P_JOBS,	0 },
+	{ "since",	PROTO_P_UINT,	0 },
+	{ NULL,		0,		0 }
+};
+
+/*
+ * Resolves the jobs param to ids: names of jobs not closed, or any id ever
+ * given. Answers req and returns -1 if one is unknown.
+ */
+static int
+method_subscribe_ids(struct request *req, json_t *list, long long **ids,
+    size_t *n)
+{
+	struct job	*job;
+	json_t		*ref;
+	size_t		 i;
+	long long	 id;
+
+	*ids = xcalloc(json_array_size(list), sizeof **ids);
+	*n = json_array_size(list);
+	json_array_foreach(list, i, ref) {
+		if (json_is_integer(ref)) {
+			id = json_integer_value(ref);
+			if (id >= 1 && id <= job_last_id()) {
+				(*ids)[i] = id;
+				continue;
+			}
+		} else if ((job = job_lookup(ref)) != NULL) {
+			(*ids)[i] = job->id;
+			continue;
+		}
+		free(*ids);
+		if (json_is_integer(ref))
+			request_error(req, PROTO_JOB_NOT_FOUND,
+			    "job not found: %lld", (long long)
+			    json_integer_value(ref));
+		else
+			request_error(req, PROTO_JOB_NOT_FOUND,
+			    "job not found: %s", json_string_value(ref));
+		return (-1);
+	}
+	return (0);
+}
+
+static enum method_return
+method_subscribe_exec(struct request *req)
+{
+	json_t		*list, *since;
+	long long	*ids = NULL, from, sub;
+	size_t		 n = 0;
+
+	since = json_object_get(req->params, "since");
+	from = json_is_integer(since) ? json_integer_value(since) :
+	    feed_last_seq();
+	if (from > feed_last_seq())
+		return (request_error(req, PROTO_INVALID_PARAMS,
+		    "invalid params: 'since' %lld is past the newest event "
+		    "%lld", from, feed_last_seq()));
+	list = json_object_get(req->params, "jobs");
+	if (json_is_array(list) &&
+	    method_subscribe_ids(req, list, &ids, &n) == -1)
+		return (METHOD_DONE);
+	sub = feed_subscribe(req->client, json_is_array(list) ? ids : NULL,
+	    n, from);
+	if (!json_is_array(list))
+		free(ids);
+	return (request_reply(req, json_pack("{s:I, s:I}", "subscription",
+	    (json_int_t)sub, "seq", (json_int_t)feed_last_seq())));
+}
+
+const struct method_entry method_subscribe_entry = {
+	"subscribe", 0, method_subscribe_params, method_subscribe_exec
+};

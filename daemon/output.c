@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Worker output: the pipes procd reads a job's stdout and stderr from, the
+ * retained records, and the followers (logs with follow) that get each
+ * chunk as it is read. procd always drains the pipes, so a worker is never
+ * blocked by a slow reader. After the worker exits, the pipes are read
+ * until end of file for at most OUTPUT_GRACE_SEC, since a leftover
+ * grandchild may hold them open.
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "procd.h"
+
+#define OUTPUT_GRACE_SEC	1
+#define OUTPUT_READ_SIZE	(64 * 1024)
+#define OUTPUT_READS_PER_TURN	4
+
+static void	output_read(int, short, void *);
+
+int
+output_mode_parse(const char *name)
+{
+	if (name == NULL || strcmp(name, "capture") == 0)
+		return (OUTPUT_CAPTURE);
+	if (strcmp(name, "inherit") == 0)
+		return (OUTPUT_INHERIT);
+	if (strcmp(name, "null") == 0)
+		return (OUTPUT_NULL);
+	return (-1);
+}
+
+void
+output_init(struct job *job, int mode, size_t limit)
+{
+	job->out_mode = mode;
+	job->out_fd[0] = job->out_fd[1] = -1;
+	logbuf_init(&job->log, limit);
+	TAILQ_INIT(&job->followers);
+}
+
+/*
+ * Makes the pipes for a capturing job; wfd gets the write ends, for the
+ * worker's stdout and stderr. Returns 0 or -1 with errno set.
+ */
+int
+output_pipes(struct job *job, int wfd[2])
+{
+	int	p[2], i;
+
+	wfd[0] = wfd[1] = -1;
+	if (job->out_mode != OUTPUT_CAPTURE)
+		return (0);
+	for (i = 0; i < 2; i++) {
+		if (pipe2(p, O_CLOEXEC) == -1) {
+			output_abort(job, wfd);
+			return (-1);
+		}
+		/* Only procd's end is non-blocking; the worker's blocks. */
+		fcntl(p[0], F_SETFL, O_NONBLOCK);
+		job->out_fd[i] = p[0];
+		wfd[i] = p[1];
+	}
+	return (0);
+}
+
+/* The spawn failed: closes both ends of the pipes. */
+void
+output_abort(struct job *job, int wfd[2])
+{
+	int	i;
+
+	for (i = 0; i < 2; i++) {
+		if (wfd[i] != -1)
+			close(wfd[i]);
+		if (job->out_fd[i] != -1)
+			close(job->out_fd[i]);
+		wfd[i] = job->out_fd[i] = -1;
+	}
+}
+
+/* The worker runs: procd drops its write ends and starts reading. */
+void
+output_started(struct job *job, int wfd[2])
+{
+	int	i;
+
+	for (i = 0; i < 2; i++) {
+		if (wfd[i] != -1)
+			close(wfd[i]);
+		if (job->out_fd[i] == -1)
+			continue;
+		job->out_ev[i] = event_new(procd_base, job->out_fd[i],
+		    EV_READ | EV_PERSIST, output_read, job);
+		event_add(job->out_ev[i], NULL);
+	}
+}
+
+/* Bit set of the streams whose pipe is still open. */
+int
+output_open_streams(const struct job *job)
+{
+	return ((job->out_fd[0] != -1 ? 1 : 0) |
+	    (job->out_fd[1] != -1 ? 2 : 0));
+}
+
+/* Sends one chunk to a follower as a log notification. */
+static void
+output_notify(struct request *req, struct job *job, json_t *chunk)
+{
+	json_object_set(chunk, "request", req->id);
+	json_object_set_new(chunk, "job", json_integer(job->id));
+	client_send(req->client, proto_notification_new("log", chunk));
+}
+
+/* Sends the retained records to a new follower. */
+void
+output_replay(struct request *req, struct job *job, long long tail)
+{
+	json_t	*records, *chunk;
+	size_t	 i;
+
+	records = logbuf_records(&job->log, req->follow_streams, tail,
+	    req->follow_base64, output_open_streams(job), req->follow_utf8);
+	json_array_foreach(records, i, chunk)
+		output_notify(req, job, json_incref(chunk));
+	json_decref(records);
+}
+
+static void
+output_to_followers(struct job *job, int stream, const char *data,
+    size_t len, int final)
+{
+	struct request	*req, *next;
+	json_t		*chunk;
+
+	TAILQ_FOREACH_SAFE(req, &job->followers, job_entry, next) {
+		if (!(req->follow_streams & (1 << stream)))
+			continue;
+		if (len == 0 && (req->follow_base64 ||
+		    req->follow_utf8[stream].have == 0))
+			continue;
+		chunk = logbuf_chunk_json(stream, data, len,
+		    req->follow_base64, &req->follow_utf8[stream], final);
+		output_notify(req, job, chunk);
+	}
+}
+
+/* Answers the followers once the job is exited and its pipes are closed. */
+void
+output_check_done(struct job *job)
+{
+	struct request	*req;
+
+	if (job->state != PROTO_EXITED || output_open_streams(job) != 0)
+		return;
+	while ((req = TAILQ_FIRST(&job->followers)) != NULL)
+		request_reply(req, json_pack("{s:o}", "job", job_json(job)));
+}
+
+static void
+output_close_stream(struct job *job, int stream)
+{
+	if (job->out_fd[stream] == -1)
+		return;
+	event_free(job->out_ev[stream]);
+	job->out_ev[stream] = NULL;
+	close(job->out_fd[stream]);
+	job->out_fd[stream] = -1;
+	/* A character cut off at the end is replaced now. */
+	output_to_followers(job, stream, "", 0, 1);
+	if (output_open_streams(job) == 0 && job->out_grace != NULL)
+		evtimer_del(job->out_grace);
+	output_check_done(job);
+}
+
+static void
+output_read(int fd, short events, void *arg)
+{
+	struct job	*job = arg;
+	char		 buf[OUTPUT_READ_SIZE];
+	ssize_t		 n;
+	int		 stream, i;
+
+	stream = fd == job->out_fd[LOG_STDERR] ? LOG_STDERR : LOG_STDOUT;
+	for (i = 0; i < OUTPUT_READS_PER_TURN; i++) {
+		n = read(fd, buf, sizeof buf);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			output_close_stream(job, stream);
+			return;
+		}
+		logbuf_append(&job->log, stream, buf, n);
+		output_to_followers(job, stream, buf, n, 0);
+	}
+}
+
+static void
+output_grace_passed(int fd, short events, void *arg)
+{
+	struct job	*job = arg;
+	int		 i;
+
+	log_debug("job %lld (%s): output still open %d s after exit; "
+	    "closing it", job->id, job->name, OUTPUT_GRACE_SEC);
+	for (i = 0; i < 2; i++) {
+		if (job->out_fd[i] != -1)
+			output_read(job->out_fd[i], EV_READ, job);
+		output_close_stream(job, i);
+	}
+}
+
+/* The worker was reaped: what is left in the pipes gets a grace period. */
+void
+output_reaped(struct job *job)
+{
+	struct timeval	tv = { OUTPUT_GRACE_SEC, 0 };
+
+	if (output_open_streams(job) == 0)
+		return;
+	if (job->out_grace == NULL)
+		job->out_grace = evtimer_new(procd_base, output_grace_passed,
+		    job);
+	evtimer_add(job->out_grace, &tv);
+}
+
+/* The job is being closed: answers followers, frees everything. */
+void
+output_free(struct job *job)
+{
+	struct request	*req;
+	int		 i;
+
+	for (i = 0; i < 2; i++) {
+		if (job->out_ev[i] != NULL)
+			event_free(job->out_ev[i]);
+		if (job->out_fd[i] != -1)
+			close(job->out_fd[i]);
+		job->out_fd[i] = -1;
+	}
+	while ((req = TAILQ_FIRST(&job->followers)) != NULL)
+		request_reply(req, json_pack("{s:o}", "job", job_json(job)));
+	if (job->out_grace != NULL)
+		event_free(job->out_grace);
+	logbuf_clear(&job->log);
+}
