@@ -58,6 +58,8 @@ client_reap(int fd, short events, void *arg)
 		event_free(c->pump);
 		free(c);
 	}
+	/* An fd is free again: accepting may resume after EMFILE. */
+	listen_resume();
 }
 
 static void
@@ -194,7 +196,6 @@ client_close(struct client *c)
 	TAILQ_INSERT_TAIL(&clients_dead, c, entry);
 	event_active(client_reaper, EV_TIMEOUT, 0);
 	log_debug("client %u: closed", c->id);
-	listen_resume();
 }
 
 /*
