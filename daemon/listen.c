@@ -235,6 +235,7 @@ listen_close(void)
 		close(listeners[i].fd);
 	}
 	listeners_count = 0;
+	listen_paused = 0;
 	if (listen_owned && listen_path != NULL && unlink(listen_path) == -1)
 		log_warn("cannot remove %s", listen_path);
 	listen_owned = 0;
