@@ -19,6 +19,7 @@
 
 #define CLIENT_READ_CHUNK	(64 * 1024)
 #define CLIENT_DISCARD_MAX	(64 * 1024 * 1024)
+#define CLIENT_LINGER_SEC	1	/* to drop the rest of a long line */
 
 struct clients	 clients = TAILQ_HEAD_INITIALIZER(clients);
 u_int		 clients_count;
@@ -56,6 +57,8 @@ client_reap(int fd, short events, void *arg)
 		client_discard_input(bufferevent_getfd(c->bev));
 		bufferevent_free(c->bev);
 		event_free(c->pump);
+		if (c->linger != NULL)
+			event_free(c->linger);
 		free(c);
 	}
 	/* An fd is free again: accepting may resume after EMFILE. */
@@ -204,18 +207,22 @@ client_close(struct client *c)
  * client still writing it sees the error rather than a broken pipe.
  */
 static void
-client_close_after_flush(struct client *c, int discard)
+client_discard_end(struct client *c)
 {
-	c->flags |= CLIENT_CLOSING;
-	if (discard && !(c->flags & CLIENT_EOF))
-		c->flags |= CLIENT_DISCARD;
-	else
-		bufferevent_disable(c->bev, EV_READ);
-	client_drop_requests(c);
+	c->flags &= ~CLIENT_DISCARD;
+	bufferevent_disable(c->bev, EV_READ);
+	if (c->linger != NULL)
+		evtimer_del(c->linger);
 	client_maybe_finish(c);
 }
 
-/* Drops input up to the end of the oversized line, within a bound. */
+static void
+client_linger_passed(int fd, short events, void *arg)
+{
+	client_discard_end(arg);
+}
+
+/* Drops input up to the end of the oversized line, within bounds. */
 static void
 client_discard(struct client *c, struct evbuffer *in)
 {
@@ -226,11 +233,27 @@ client_discard(struct client *c, struct evbuffer *in)
 	len = evbuffer_get_length(in);
 	evbuffer_drain(in, len);
 	c->discarded += len;
-	if (nl.pos != -1 || c->discarded > CLIENT_DISCARD_MAX) {
-		c->flags &= ~CLIENT_DISCARD;
+	if (nl.pos != -1 || c->discarded > CLIENT_DISCARD_MAX)
+		client_discard_end(c);
+}
+
+static void
+client_close_after_flush(struct client *c, int discard)
+{
+	struct timeval	tv = { CLIENT_LINGER_SEC, 0 };
+
+	c->flags |= CLIENT_CLOSING;
+	client_drop_requests(c);
+	if (!discard || (c->flags & CLIENT_EOF)) {
 		bufferevent_disable(c->bev, EV_READ);
 		client_maybe_finish(c);
+		return;
 	}
+	c->flags |= CLIENT_DISCARD;
+	if (c->linger == NULL)
+		c->linger = evtimer_new(procd_base, client_linger_passed, c);
+	evtimer_add(c->linger, &tv);
+	client_discard(c, bufferevent_get_input(c->bev));
 }
 
 /* A parked request of c was answered or dropped. */

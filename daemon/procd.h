@@ -106,6 +106,7 @@ struct client {
 	TAILQ_HEAD(, request)	 requests;	/* parked requests, owned */
 	TAILQ_HEAD(, subscription) subscriptions; /* owned */
 	struct event		*pump;		/* sends event replays */
+	struct event		*linger;	/* bounds CLIENT_DISCARD */
 	TAILQ_ENTRY(client)	 entry;
 };
 TAILQ_HEAD(clients, client);

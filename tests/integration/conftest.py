@@ -159,7 +159,8 @@ class Procd:
         return self.proc.pid
 
     def stderr_text(self):
-        self.err.flush()
+        if not self.err.closed:
+            self.err.flush()
         with open(self.errpath, "rb") as f:
             return f.read().decode(errors="replace")
 
@@ -478,6 +479,8 @@ def srv_expect_eof(conn, timeout=10.0):
         line = conn.read_line(timeout)
     except (ConnectionResetError, BrokenPipeError):
         return
+    except TimeoutError:
+        raise AssertionError("procd did not close the connection within %g s" % timeout)
     assert line is None, "expected the connection closed, got %r" % (line,)
 
 
@@ -505,7 +508,8 @@ class SrvProc:
         return self.proc.pid
 
     def stderr_text(self):
-        self.err.flush()
+        if not self.err.closed:
+            self.err.flush()
         with open(self.errpath, "rb") as f:
             return f.read().decode(errors="replace")
 
@@ -543,3 +547,145 @@ def srv_spawn():
         except subprocess.TimeoutExpired:
             pass
         p.err.close()
+
+
+
+
+# --- output and event helpers (test_logs, test_events, test_run); every
+# name here starts with lg_ ---
+import base64 as _lg_base64
+
+
+def lg_records(conn, job, **params):
+    """Result of a logs request without follow."""
+    params["job"] = job
+    r = conn.call("logs", params)
+    assert set(r) == {"records", "truncated"}, r
+    assert type(r["truncated"]) is bool, r
+    for rec in r["records"]:
+        assert set(rec) == {"stream", "data"}, rec
+        assert rec["stream"] in ("stdout", "stderr"), rec
+        assert isinstance(rec["data"], str), rec
+    return r
+
+
+def lg_bytes(records, stream=None):
+    """The bytes of base64 records (of one stream, or all), concatenated."""
+    return b"".join(_lg_base64.b64decode(r["data"], validate=True)
+                    for r in records if stream is None or r["stream"] == stream)
+
+
+def lg_text(records, stream=None):
+    return "".join(r["data"] for r in records
+                   if stream is None or r["stream"] == stream)
+
+
+def lg_merge(records, decode=None):
+    """[(stream, data)] with neighbouring records of one stream joined;
+    decode (e.g. base64) is applied to each data first."""
+    out = []
+    for r in records:
+        d = decode(r["data"]) if decode else r["data"]
+        if out and out[-1][0] == r["stream"]:
+            out[-1] = (r["stream"], out[-1][1] + d)
+        else:
+            out.append((r["stream"], d))
+    return [x for x in out if x[1]]
+
+
+def lg_b64(s):
+    return _lg_base64.b64decode(s, validate=True)
+
+
+def lg_check_log_note(m, req_id, job_id):
+    """Assert m is a log notification of request req_id; returns params."""
+    assert isinstance(m, dict), m
+    assert set(m) == {"jsonrpc", "method", "params"}, m
+    assert m["jsonrpc"] == "2.0" and m["method"] == "log", m
+    p = m["params"]
+    assert set(p) == {"request", "job", "stream", "data"}, m
+    assert p["request"] == req_id and type(p["request"]) is type(req_id), m
+    assert p["job"] == job_id and type(p["job"]) is int, m
+    assert p["stream"] in ("stdout", "stderr"), m
+    assert isinstance(p["data"], str), m
+    return p
+
+
+def lg_follow_collect(conn, req_id, job_id, timeout=30.0):
+    """Read log notifications of req_id until its response; returns
+    (list of notification params, response). Other messages are kept in
+    conn.pending."""
+    notes = []
+    deadline = time.monotonic() + timeout
+    keep = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no response to the follow")
+        if conn.pending:
+            m = conn.pending.pop(0)
+        else:
+            line = conn.read_line(left)
+            if line is None:
+                raise EOFError("procd closed the connection")
+            m = json.loads(line)
+        if isinstance(m, dict) and m.get("method") == "log" and \
+                isinstance(m.get("params"), dict) and m["params"].get("request") == req_id:
+            notes.append(lg_check_log_note(m, req_id, job_id))
+        elif isinstance(m, dict) and "method" not in m and m.get("id") == req_id:
+            conn.pending = keep + conn.pending
+            return notes, m
+        else:
+            keep.append(m)
+
+
+def lg_vm(pid, key="VmHWM"):
+    """A /proc/PID/status memory figure in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise KeyError(key)
+
+
+def lg_check_event(m, sub=None):
+    """Assert m is an event notification; returns its params."""
+    assert isinstance(m, dict), m
+    assert set(m) == {"jsonrpc", "method", "params"}, m
+    assert m["jsonrpc"] == "2.0" and m["method"] == "event", m
+    p = m["params"]
+    assert type(p.get("seq")) is int and p["seq"] >= 1, m
+    assert type(p.get("subscription")) is int, m
+    if sub is not None:
+        assert p["subscription"] == sub, m
+    if p.get("event") == "gap":
+        assert set(p) == {"subscription", "seq", "event", "job", "from", "to"}, m
+        assert p["job"] is None, m
+    else:
+        assert set(p) == {"subscription", "seq", "event", "job"}, m
+        assert p["event"] in ("started", "stopping", "waiting", "exited", "closed"), m
+        assert isinstance(p["job"], dict), m
+    return p
+
+
+def lg_next_event(conn, sub=None, timeout=10.0):
+    """The next event notification on conn (skipping nothing else: any
+    other message is an error)."""
+    m = conn.recv(timeout)
+    assert m is not None, "connection closed while waiting for an event"
+    return lg_check_event(m, sub)
+
+
+def lg_events_until(conn, pred, sub=None, timeout=15.0):
+    """Event params read until pred(params) is true (inclusive)."""
+    out = []
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("event not seen; got %r" %
+                               [(e["seq"], e["event"], e["job"] and e["job"]["id"]) for e in out])
+        e = lg_next_event(conn, sub, left)
+        out.append(e)
+        if pred(e):
+            return out
