@@ -126,9 +126,14 @@ procd_parse(int argc, char **argv)
 		case OPT_SOCKET_GROUP:
 			if ((gr = getgrnam(optarg)) != NULL)
 				procd_config.socket_gid = gr->gr_gid;
-			else
+			else if (optarg[strspn(optarg, "0123456789")] == '\0')
 				procd_config.socket_gid = procd_number(
 				    "socket-group", optarg, 0);
+			else {
+				fprintf(stderr, "procd: --socket-group: no such "
+				    "group: %s\n", optarg);
+				exit(2);
+			}
 			break;
 		case OPT_MAX_CLIENTS:
 			procd_config.max_clients = procd_number("max-clients",
