@@ -116,8 +116,7 @@ feed_emit(const char *type, const struct job *job)
 	if (feed_ring_size == 0 && TAILQ_EMPTY(&feed_subscriptions))
 		return;
 	o = job_json(job);
-	if ((rec.job = json_dumps(o, JSON_COMPACT |
-	    JSON_REAL_PRECISION(15))) == NULL)
+	if ((rec.job = proto_dump(o)) == NULL)
 		fatalx("%s: cannot encode a job", __func__);
 	json_decref(o);
 

@@ -5,6 +5,7 @@
 
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,15 +87,58 @@ proto_error_new(json_t *id, int code, const char *message, json_t *data)
 	return (msg);
 }
 
+/*
+ * The fewest significant digits (15 to 17) that bring every real in v back
+ * exactly, so that 0.1 prints as 0.1 and an id like 1.2345678901234567
+ * is echoed unchanged.
+ */
+static int
+encode_precision(const json_t *v, int p)
+{
+	const char	*key;
+	json_t		*member;
+	char		 buf[40];
+	size_t		 i;
+
+	switch (json_typeof(v)) {
+	case JSON_REAL:
+		for (; p < 17; p++) {
+			snprintf(buf, sizeof buf, "%.*g", p, json_real_value(v));
+			if (strtod(buf, NULL) == json_real_value(v))
+				break;
+		}
+		return (p);
+	case JSON_ARRAY:
+		for (i = 0; i < json_array_size(v) && p < 17; i++)
+			p = encode_precision(json_array_get(v, i), p);
+		return (p);
+	case JSON_OBJECT:
+		json_object_foreach((json_t *)v, key, member) {
+			if (p == 17)
+				break;
+			p = encode_precision(member, p);
+		}
+		return (p);
+	default:
+		return (p);
+	}
+}
+
+/* Compact JSON text of v, malloc'd; NULL on failure. */
+char *
+proto_dump(const json_t *v)
+{
+	return (json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY |
+	    JSON_REAL_PRECISION(encode_precision(v, 15))));
+}
+
 char *
 proto_encode(const json_t *msg, size_t *len)
 {
 	char	*text, *line;
 	size_t	 n;
 
-	text = json_dumps(msg, JSON_COMPACT | JSON_ENCODE_ANY |
-	    JSON_REAL_PRECISION(15));
-	if (text == NULL)
+	if ((text = proto_dump(msg)) == NULL)
 		return (NULL);
 	n = strlen(text);
 	/* json_dumps leaves room only for the NUL; make room for "\n". */

@@ -101,6 +101,7 @@ json_t		*proto_result_new(json_t *, json_t *);
 json_t		*proto_error_new(json_t *, int, const char *, json_t *);
 /* Compact JSON plus "\n", malloc'd; NULL on failure. */
 char		*proto_encode(const json_t *, size_t *);
+char		*proto_dump(const json_t *);
 
 /*
  * params.c: table-driven parameter checks. A null member counts as absent.
