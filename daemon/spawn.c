@@ -163,6 +163,24 @@ spawn_check_cwd(const char *cwd)
 	return (access(cwd, X_OK));
 }
 
+/*
+ * Every signal, glibc's internal ones (SIGCANCEL and SIGSETXID, 32 and 33)
+ * included: sigfillset leaves those out, and glibc's posix_spawn then sets
+ * them to SIG_IGN in the child, which exec keeps. sigaddset refuses them,
+ * so their bits are set directly (bit n - 1 is signal n).
+ */
+static void
+spawn_all_signals(sigset_t *set)
+{
+	unsigned long	*bits = (unsigned long *)set;
+	int		 sig;
+
+	sigfillset(set);
+	for (sig = 32; sig <= 33; sig++)
+		bits[(sig - 1) / (8 * sizeof *bits)] |=
+		    1UL << ((sig - 1) % (8 * sizeof *bits));
+}
+
 static int
 spawn_attr(posix_spawnattr_t *attr, posix_spawn_file_actions_t *fa,
     const struct job *job, const int wfd[2])
@@ -170,7 +188,7 @@ spawn_attr(posix_spawnattr_t *attr, posix_spawn_file_actions_t *fa,
 	sigset_t	empty, all;
 
 	sigemptyset(&empty);
-	sigfillset(&all);
+	spawn_all_signals(&all);
 	if (posix_spawnattr_init(attr) != 0)
 		return (-1);
 	if (posix_spawn_file_actions_init(fa) != 0) {
