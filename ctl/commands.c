@@ -1,0 +1,835 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * procctl's subcommands, one function each: build the request from the
+ * parsed command line, call procd, print the answer and choose the exit
+ * status. logs, run and events also follow procd's notifications.
+ */
+
+#include "config.h"
+
+#include <sys/signalfd.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "procctl.h"
+
+/* Reconnection delays of procctl events, in milliseconds. */
+#define COMMANDS_RETRY_MIN	100
+#define COMMANDS_RETRY_MAX	5000
+
+/* What a log or event notification needs to know while it is followed. */
+struct commands_follow {
+	struct procctl	*ctl;
+	json_int_t	 request;	/* id of the logs request */
+	int		 bad;		/* undecodable records were skipped */
+
+	int		 have_seq;
+	json_int_t	 seq;		/* newest event seen */
+};
+
+static void
+commands_invalid(void)
+{
+	fprintf(stderr, "procctl: invalid reply from procd\n");
+}
+
+/* Prints a result as --json asks or with fn; returns the exit status. */
+static int
+commands_print(struct procctl *ctl, json_t *result,
+    void (*fn)(const json_t *))
+{
+	if (result == NULL)
+		return (PROCCTL_EXIT_ERROR);
+	if (ctl->args.json)
+		format_json(result);
+	else
+		fn(result);
+	json_decref(result);
+	return (PROCCTL_EXIT_OK);
+}
+
+/* Params holding only "job", from the first operand; NULL: usage error. */
+static json_t *
+commands_job_params(struct procctl *ctl)
+{
+	json_t	*params, *job;
+
+	if ((job = procctl_job(ctl, ctl->args.operands[0])) == NULL)
+		return (NULL);
+	params = json_object();
+	json_object_set_new(params, "job", job);
+	return (params);
+}
+
+static void
+commands_set_flag(json_t *params, const char *key, int flag)
+{
+	if (flag)
+		json_object_set_new(params, key, json_true());
+}
+
+/*
+ * The job's working folder: --cwd (a relative one is taken from here) or
+ * procctl's own. *out stays NULL when there is no folder to send.
+ */
+static int
+commands_cwd(const char *opt, char **out)
+{
+	char	*here;
+
+	*out = NULL;
+	if (opt != NULL && *opt == '/') {
+		*out = xstrdup(opt);
+		return (0);
+	}
+	if ((here = getcwd(NULL, 0)) == NULL) {
+		if (opt != NULL) {
+			fprintf(stderr, "procctl: cannot resolve --cwd %s: "
+			    "%s\n", opt, strerror(errno));
+			return (-1);
+		}
+		/* procd then starts the job in "/", which it says. */
+		fprintf(stderr, "procctl: cannot find the current folder: %s\n",
+		    strerror(errno));
+		return (0);
+	}
+	if (opt == NULL) {
+		*out = here;
+		return (0);
+	}
+	if ((*out = realpath(opt, NULL)) == NULL)
+		xasprintf(out, "%s/%s", here, opt);
+	free(here);
+	return (0);
+}
+
+/* The params of start (and run); NULL with *status when they cannot be. */
+static json_t *
+commands_spawn_params(struct procctl *ctl, int *status)
+{
+	struct procctl_args	*args = &ctl->args;
+	json_t			*params, *argv, *v;
+	char			*cwd;
+	int			 i;
+
+	params = json_object();
+	argv = json_array();
+	json_object_set_new(params, "argv", argv);
+	for (i = 0; i < args->noperands; i++) {
+		if ((v = procctl_string(ctl, args->operands[i])) == NULL)
+			goto usage;
+		json_array_append_new(argv, v);
+	}
+	if (args->name != NULL)
+		json_object_set_new(params, "name", json_string(args->name));
+	commands_set_flag(params, "daemon", args->daemon);
+	if (args->parent != NULL)
+		json_object_set(params, "parent", args->parent);
+	if (args->env != NULL)
+		json_object_set(params, "env", args->env);
+	if (args->stop_timeout != NULL)
+		json_object_set(params, "stop_timeout", args->stop_timeout);
+
+	if (commands_cwd(args->cwd, &cwd) == -1) {
+		json_decref(params);
+		*status = PROCCTL_EXIT_ERROR;
+		return (NULL);
+	}
+	if (cwd != NULL) {
+		v = procctl_string(ctl, cwd);
+		free(cwd);
+		if (v == NULL)
+			goto usage;
+		json_object_set_new(params, "cwd", v);
+	}
+	return (params);
+
+usage:
+	json_decref(params);
+	*status = PROCCTL_EXIT_USAGE;
+	return (NULL);
+}
+
+/* Reports how a joined job ended and gives its exit status. */
+static int
+commands_joined(struct procctl *ctl, json_t *job)
+{
+	int	status;
+
+	if (job == NULL)
+		return (PROCCTL_EXIT_ERROR);
+	if (ctl->args.json) {
+		format_json(job);
+		status = proto_job_exit_status(job);
+	} else
+		status = format_join(job);
+	json_decref(job);
+	if (status == -1) {
+		commands_invalid();
+		return (PROCCTL_EXIT_ERROR);
+	}
+	return (status);
+}
+
+int
+commands_start(struct procctl *ctl)
+{
+	json_t	*params, *job, *id;
+	int	 status;
+
+	if ((params = commands_spawn_params(ctl, &status)) == NULL)
+		return (status);
+	if ((job = procctl_call(ctl, "start", params)) == NULL)
+		return (PROCCTL_EXIT_ERROR);
+	if (ctl->args.json)
+		format_json(job);
+	else
+		format_start(job);
+	if (!ctl->args.wait) {
+		json_decref(job);
+		return (PROCCTL_EXIT_OK);
+	}
+
+	id = json_object_get(job, PROTO_F_ID);
+	if (!json_is_integer(id)) {
+		json_decref(job);
+		commands_invalid();
+		return (PROCCTL_EXIT_ERROR);
+	}
+	params = json_object();
+	json_object_set(params, "job", id);
+	json_decref(job);
+	/* Whoever watches should see the start before the long wait. */
+	fflush(stdout);
+	return (commands_joined(ctl, procctl_call(ctl, "join", params)));
+}
+
+int
+commands_join(struct procctl *ctl)
+{
+	json_t	*params;
+
+	if ((params = commands_job_params(ctl)) == NULL)
+		return (PROCCTL_EXIT_USAGE);
+	if (ctl->args.timeout != NULL)
+		json_object_set(params, "timeout", ctl->args.timeout);
+	return (commands_joined(ctl, procctl_call(ctl, "join", params)));
+}
+
+/* terminate and kill: same params, same answer. */
+static int
+commands_stop(struct procctl *ctl, const char *method, const char *verb)
+{
+	json_t	*params, *job;
+
+	if ((params = commands_job_params(ctl)) == NULL)
+		return (PROCCTL_EXIT_USAGE);
+	commands_set_flag(params, "recursive", ctl->args.recursive);
+	if ((job = procctl_call(ctl, method, params)) == NULL)
+		return (PROCCTL_EXIT_ERROR);
+	if (ctl->args.json)
+		format_json(job);
+	else
+		format_stop(job, verb, ctl->args.recursive);
+	json_decref(job);
+	return (PROCCTL_EXIT_OK);
+}
+
+int
+commands_terminate(struct procctl *ctl)
+{
+	return (commands_stop(ctl, "terminate", "terminating"));
+}
+
+int
+commands_kill(struct procctl *ctl)
+{
+	return (commands_stop(ctl, "kill", "killing"));
+}
+
+int
+commands_signal(struct procctl *ctl)
+{
+	const char	*arg = ctl->args.operands[1], *abbrev;
+	json_t		*params, *sig, *job;
+	char		 name[64];
+	int		 signo;
+
+	if (*arg != '\0' && strspn(arg, "0123456789") == strlen(arg))
+		sig = json_integer(strlen(arg) > 3 ? 0 : atoi(arg));
+	else
+		sig = json_string(arg);
+	if ((signo = proto_signal_parse(sig)) <= 0) {
+		json_decref(sig);
+		return (procctl_usage_error(ctl, "not a signal: %s", arg));
+	}
+	if ((params = commands_job_params(ctl)) == NULL) {
+		json_decref(sig);
+		return (PROCCTL_EXIT_USAGE);
+	}
+	json_object_set_new(params, "signal", sig);
+	commands_set_flag(params, "group", ctl->args.group);
+	if ((job = procctl_call(ctl, "signal", params)) == NULL)
+		return (PROCCTL_EXIT_ERROR);
+
+	if ((abbrev = proto_signal_name(signo)) != NULL)
+		snprintf(name, sizeof name, "SIG%s", abbrev);
+	else
+		snprintf(name, sizeof name, "signal %d", signo);
+	if (ctl->args.json)
+		format_json(job);
+	else
+		format_signal(job, name, ctl->args.group);
+	json_decref(job);
+	return (PROCCTL_EXIT_OK);
+}
+
+static void
+commands_closed(const json_t *job)
+{
+	char	label[128];
+
+	format_label(job, label, sizeof label);
+	printf("closed %s\n", label);
+}
+
+int
+commands_close(struct procctl *ctl)
+{
+	json_t	*params;
+
+	if ((params = commands_job_params(ctl)) == NULL)
+		return (PROCCTL_EXIT_USAGE);
+	return (commands_print(ctl, procctl_call(ctl, "close", params),
+	    commands_closed));
+}
+
+int
+commands_status(struct procctl *ctl)
+{
+	json_t	*params;
+
+	if ((params = commands_job_params(ctl)) == NULL)
+		return (PROCCTL_EXIT_USAGE);
+	return (commands_print(ctl, procctl_call(ctl, "status", params),
+	    format_job));
+}
+
+int
+commands_list(struct procctl *ctl)
+{
+	json_t	*params, *jobs, *job;
+	size_t	 i;
+
+	params = json_object();
+	if (ctl->args.states != NULL)
+		json_object_set(params, "state", ctl->args.states);
+	if (ctl->args.parent != NULL)
+		json_object_set(params, "parent", ctl->args.parent);
+	if ((jobs = procctl_call(ctl, "list", params)) == NULL)
+		return (PROCCTL_EXIT_ERROR);
+	if (!json_is_array(jobs)) {
+		json_decref(jobs);
+		commands_invalid();
+		return (PROCCTL_EXIT_ERROR);
+	}
+	if (ctl->args.json) {
+		json_array_foreach(jobs, i, job)
+			format_json(job);
+	} else
+		format_list(jobs);
+	json_decref(jobs);
+	return (PROCCTL_EXIT_OK);
+}
+
+int
+commands_info(struct procctl *ctl)
+{
+	return (commands_print(ctl, procctl_call(ctl, "info", NULL),
+	    format_info));
+}
+
+/* call prints JSON whatever --json says: its caller speaks JSON-RPC. */
+int
+commands_call(struct procctl *ctl)
+{
+	const char	*method = ctl->args.operands[0];
+	json_error_t	 error;
+	json_t		*params = NULL, *result, *v;
+
+	if ((v = procctl_string(ctl, method)) == NULL)
+		return (PROCCTL_EXIT_USAGE);
+	json_decref(v);
+	if (ctl->args.noperands > 1) {
+		params = json_loads(ctl->args.operands[1], JSON_DECODE_ANY,
+		    &error);
+		if (params == NULL)
+			return (procctl_usage_error(ctl, "JSON-PARAMS: %s "
+			    "(at character %d)", error.text, error.position));
+	}
+	if ((result = procctl_call(ctl, method, params)) == NULL)
+		return (PROCCTL_EXIT_ERROR);
+	format_json(result);
+	json_decref(result);
+	return (PROCCTL_EXIT_OK);
+}
+
+static void
+commands_write(int fd, const unsigned char *data, size_t len)
+{
+	ssize_t	n;
+
+	while (len > 0) {
+		if ((n = write(fd, data, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		data += n;
+		len -= n;
+	}
+}
+
+/* Writes one log record's bytes to the stream it came from. */
+static void
+commands_record(struct commands_follow *f, const json_t *record)
+{
+	json_t		*stream, *data;
+	unsigned char	*bytes;
+	size_t		 len;
+	int		 fd;
+
+	stream = json_object_get(record, "stream");
+	data = json_object_get(record, "data");
+	if (!json_is_string(stream) || !json_is_string(data))
+		return;
+	if (strcmp(json_string_value(stream), "stdout") == 0)
+		fd = STDOUT_FILENO;
+	else if (strcmp(json_string_value(stream), "stderr") == 0)
+		fd = STDERR_FILENO;
+	else
+		return;
+	bytes = format_base64_decode(json_string_value(data),
+	    json_string_length(data), &len);
+	if (bytes == NULL) {
+		if (!f->bad)
+			fprintf(stderr, "procctl: skipped a log record that "
+			    "is not base64\n");
+		f->bad = 1;
+		return;
+	}
+	commands_write(fd, bytes, len);
+	free(bytes);
+}
+
+static void
+commands_log_notify(const char *method, json_t *params, void *arg)
+{
+	struct commands_follow	*f = arg;
+	json_t			*request;
+
+	if (strcmp(method, "log") != 0)
+		return;
+	request = json_object_get(params, "request");
+	if (json_is_integer(request) && json_integer_value(request) ==
+	    f->request)
+		commands_record(f, params);
+}
+
+/* Sends a logs request for job (stealing it); returns its id or -1. */
+static json_int_t
+commands_logs_send(struct procctl *ctl, struct commands_follow *f,
+    json_t *job)
+{
+	struct procctl_args	*args = &ctl->args;
+	json_t			*params;
+
+	if (procctl_connect(ctl) == -1) {
+		json_decref(job);
+		return (-1);
+	}
+	params = json_object();
+	json_object_set_new(params, "job", job);
+	json_object_set_new(params, "encoding", json_string("base64"));
+	if (args->streams == PROCCTL_STDOUT)
+		json_object_set_new(params, "stream", json_string("stdout"));
+	else if (args->streams == PROCCTL_STDERR)
+		json_object_set_new(params, "stream", json_string("stderr"));
+	if (args->tail >= 0)
+		json_object_set_new(params, "tail", json_integer(args->tail));
+	commands_set_flag(params, "follow", args->follow);
+
+	f->ctl = ctl;
+	ctl->conn->notify = commands_log_notify;
+	ctl->conn->notify_arg = f;
+	if ((f->request = conn_send(ctl->conn, "logs", params)) == -1)
+		procctl_lost(ctl);
+	return (f->request);
+}
+
+int
+commands_logs(struct procctl *ctl)
+{
+	struct commands_follow	 f;
+	json_t			*job, *reply, *result, *record;
+	size_t			 i;
+	int			 r, code;
+
+	memset(&f, 0, sizeof f);
+	if ((job = procctl_job(ctl, ctl->args.operands[0])) == NULL)
+		return (PROCCTL_EXIT_USAGE);
+	if (commands_logs_send(ctl, &f, job) == -1)
+		return (PROCCTL_EXIT_ERROR);
+	while ((r = conn_wait(ctl->conn, f.request, &reply)) == 0)
+		ctl->interrupts++;
+	if (r == -1) {
+		procctl_lost(ctl);
+		return (PROCCTL_EXIT_ERROR);
+	}
+	if ((result = procctl_reply_result(reply, &code)) == NULL) {
+		procctl_reply_warn(reply);
+		json_decref(reply);
+		return (PROCCTL_EXIT_ERROR);
+	}
+	/* With follow the records came as notifications, already written. */
+	json_array_foreach(json_object_get(result, "records"), i, record)
+		commands_record(&f, record);
+	json_decref(reply);
+	return (PROCCTL_EXIT_OK);
+}
+
+/* Blocks SIGINT and SIGTERM and takes them from a signalfd instead. */
+static int
+commands_catch(struct procctl *ctl)
+{
+	sigset_t	set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1 ||
+	    (ctl->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) ==
+	    -1) {
+		fprintf(stderr, "procctl: cannot catch signals: %s\n",
+		    strerror(errno));
+		return (-1);
+	}
+	if (ctl->conn != NULL)
+		ctl->conn->sigfd = ctl->sigfd;
+	return (0);
+}
+
+/* Sleeps ms milliseconds; -1 if an interrupt came first. */
+static int
+commands_sleep(struct procctl *ctl, int ms)
+{
+	struct signalfd_siginfo	si;
+	struct pollfd		pfd;
+
+	pfd.fd = ctl->sigfd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, ms) == 1 &&
+	    read(ctl->sigfd, &si, sizeof si) == sizeof si) {
+		ctl->interrupts++;
+		return (-1);
+	}
+	return (0);
+}
+
+/* The first interrupt of run terminates the job, the second kills it. */
+static void
+commands_run_stop(struct procctl *ctl, json_t *id, int n)
+{
+	json_t	*params;
+
+	if (n > 2)
+		return;
+	params = json_object();
+	json_object_set(params, "job", id);
+	/* The answer is not awaited; the job's end is what counts. */
+	conn_send(ctl->conn, n == 1 ? "terminate" : "kill", params);
+}
+
+/* Waits for the response to request, acting on interrupts meanwhile. */
+static int
+commands_run_wait(struct procctl *ctl, json_t *id, json_int_t request,
+    json_t **reply)
+{
+	int	handled = 0, r;
+
+	for (;;) {
+		while (handled < ctl->interrupts)
+			commands_run_stop(ctl, id, ++handled);
+		if ((r = conn_wait(ctl->conn, request, reply)) == 1)
+			return (0);
+		if (r == -1) {
+			procctl_lost(ctl);
+			return (-1);
+		}
+		ctl->interrupts++;
+	}
+}
+
+/*
+ * Follows the job's output until it has finished and returns its status.
+ * A procd without logs is still joined, so run works with it too.
+ */
+static int
+commands_run_follow(struct procctl *ctl, json_t *id)
+{
+	struct commands_follow	 f;
+	json_t			*reply, *result, *params, *job;
+	json_int_t		 request;
+	int			 code, status;
+
+	memset(&f, 0, sizeof f);
+	ctl->args.follow = 1;
+	if (commands_logs_send(ctl, &f, json_incref(id)) == -1 ||
+	    commands_run_wait(ctl, id, f.request, &reply) == -1)
+		return (PROCCTL_EXIT_ERROR);
+	result = procctl_reply_result(reply, &code);
+	if (result == NULL && code == PROTO_METHOD_NOT_FOUND) {
+		json_decref(reply);
+		params = json_object();
+		json_object_set(params, "job", id);
+		if ((request = conn_send(ctl->conn, "join", params)) == -1 ||
+		    commands_run_wait(ctl, id, request, &reply) == -1)
+			return (PROCCTL_EXIT_ERROR);
+		job = result = procctl_reply_result(reply, &code);
+	} else
+		job = json_object_get(result, "job");
+	if (result == NULL) {
+		procctl_reply_warn(reply);
+		json_decref(reply);
+		return (PROCCTL_EXIT_ERROR);
+	}
+	status = proto_job_exit_status(job);
+	json_decref(reply);
+	if (status == -1) {
+		commands_invalid();
+		return (PROCCTL_EXIT_ERROR);
+	}
+	return (status);
+}
+
+int
+commands_run(struct procctl *ctl)
+{
+	json_t	*params, *job, *id;
+	int	 status;
+
+	if ((params = commands_spawn_params(ctl, &status)) == NULL)
+		return (status);
+	if (commands_catch(ctl) == -1) {
+		json_decref(params);
+		return (PROCCTL_EXIT_ERROR);
+	}
+	if ((job = procctl_call(ctl, "start", params)) == NULL)
+		return (PROCCTL_EXIT_ERROR);
+	if (!json_is_integer(id = json_object_get(job, PROTO_F_ID))) {
+		json_decref(job);
+		commands_invalid();
+		return (PROCCTL_EXIT_ERROR);
+	}
+	json_incref(id);
+	json_decref(job);
+	status = commands_run_follow(ctl, id);
+	json_decref(id);
+	return (status);
+}
+
+static void
+commands_event_notify(const char *method, json_t *params, void *arg)
+{
+	struct commands_follow	*f = arg;
+	json_t			*seq, *event;
+
+	if (strcmp(method, "event") != 0 || !json_is_object(params))
+		return;
+	seq = json_object_get(params, "seq");
+	event = json_object_get(params, "event");
+	if (!json_is_integer(seq))
+		return;
+	/* A replay after a reconnection must not repeat what was shown. */
+	if (f->have_seq && json_integer_value(seq) <= f->seq)
+		return;
+	f->seq = json_integer_value(seq);
+	if (json_is_string(event) &&
+	    strcmp(json_string_value(event), "gap") == 0 &&
+	    json_is_integer(json_object_get(params, "to")) &&
+	    json_integer_value(json_object_get(params, "to")) > f->seq)
+		f->seq = json_integer_value(json_object_get(params, "to"));
+	f->have_seq = 1;
+
+	if (f->ctl->args.json)
+		format_json(params);
+	else
+		format_event(params);
+	fflush(stdout);
+}
+
+/*
+ * Tells one procd from the next by its pid and start time: after a
+ * restart the sequence numbers start again and since means nothing.
+ * Returns 0, 1 when the connection failed, -1 on an error reply.
+ */
+static int
+commands_identity(struct procctl *ctl, char **out)
+{
+	json_t		*reply, *info, *pid, *started;
+	int		 code;
+
+	if (procctl_request(ctl, "info", NULL, &reply) == -1)
+		return (1);
+	if ((info = procctl_reply_result(reply, &code)) == NULL) {
+		procctl_reply_warn(reply);
+		json_decref(reply);
+		return (-1);
+	}
+	pid = json_object_get(info, "pid");
+	started = json_object_get(info, "started_at");
+	xasprintf(out, "%lld %s", json_is_integer(pid) ?
+	    (long long)json_integer_value(pid) : 0LL, json_is_string(started) ?
+	    json_string_value(started) : "");
+	json_decref(reply);
+	return (0);
+}
+
+/*
+ * Subscribes on a new connection, asking for what was missed when it is
+ * still the same procd. Returns 0, 1 when the connection failed (try
+ * again) and -1 on an error reply.
+ */
+static int
+commands_subscribe(struct procctl *ctl, struct commands_follow *f,
+    json_t *jobs, char **identity)
+{
+	json_t	*params, *reply, *result, *seq;
+	char	*id;
+	int	 r, code, since;
+
+	if ((r = commands_identity(ctl, &id)) != 0)
+		return (r);
+	if (*identity != NULL && strcmp(*identity, id) != 0) {
+		fprintf(stderr, "procctl: procd restarted; events may have "
+		    "been lost\n");
+		f->have_seq = 0;
+	}
+	free(*identity);
+	*identity = id;
+
+	for (;;) {
+		params = json_object();
+		if (jobs != NULL)
+			json_object_set(params, "jobs", jobs);
+		if ((since = f->have_seq))
+			json_object_set_new(params, "since",
+			    json_integer(f->seq));
+		if (procctl_request(ctl, "subscribe", params, &reply) == -1)
+			return (1);
+		result = procctl_reply_result(reply, &code);
+		if (result != NULL || !since || code != PROTO_INVALID_PARAMS)
+			break;
+		/* A since procd never reached: it restarted after all. */
+		json_decref(reply);
+		fprintf(stderr, "procctl: procd restarted; events may have "
+		    "been lost\n");
+		f->have_seq = 0;
+	}
+	if (result == NULL) {
+		procctl_reply_warn(reply);
+		json_decref(reply);
+		return (-1);
+	}
+	seq = json_object_get(result, "seq");
+	if (!f->have_seq && json_is_integer(seq)) {
+		f->seq = json_integer_value(seq);
+		f->have_seq = 1;
+	}
+	json_decref(reply);
+	return (0);
+}
+
+/* Shows events until interrupted or an error reply; -1 for the latter. */
+static int
+commands_events_loop(struct procctl *ctl, struct commands_follow *f,
+    json_t *jobs)
+{
+	json_t	*reply;
+	char	*identity = NULL;
+	int	 r, error = 0, delay = COMMANDS_RETRY_MIN, dropped = 0;
+
+	for (;;) {
+		if (ctl->conn == NULL) {
+			if (commands_sleep(ctl, delay) == -1)
+				break;
+			if (delay < COMMANDS_RETRY_MAX / 2)
+				delay *= 2;
+			else
+				delay = COMMANDS_RETRY_MAX;
+			if ((ctl->conn = conn_open(ctl->socket)) == NULL)
+				continue;
+			ctl->conn->sigfd = ctl->sigfd;
+		}
+		ctl->conn->notify = commands_event_notify;
+		ctl->conn->notify_arg = f;
+		if ((r = commands_subscribe(ctl, f, jobs, &identity)) == -1) {
+			error = 1;
+			break;
+		}
+		if (ctl->interrupts > 0)
+			break;
+		if (r == 0) {
+			if (dropped)
+				fprintf(stderr, "procctl: reconnected to %s\n",
+				    ctl->socket);
+			dropped = 0;
+			delay = COMMANDS_RETRY_MIN;
+			if (conn_wait(ctl->conn, 0, &reply) == 0) {
+				ctl->interrupts++;
+				break;
+			}
+			procctl_lost(ctl);
+		}
+		if (!dropped)
+			fprintf(stderr, "procctl: reconnecting to %s\n",
+			    ctl->socket);
+		dropped = 1;
+		procctl_disconnect(ctl);
+	}
+	free(identity);
+	return (error ? -1 : 0);
+}
+
+int
+commands_events(struct procctl *ctl)
+{
+	struct commands_follow	 f;
+	json_t			*jobs = NULL, *v;
+	int			 i, status = PROCCTL_EXIT_OK;
+
+	memset(&f, 0, sizeof f);
+	f.ctl = ctl;
+	if (ctl->args.noperands > 0)
+		jobs = json_array();
+	for (i = 0; i < ctl->args.noperands; i++) {
+		if ((v = procctl_job(ctl, ctl->args.operands[i])) == NULL) {
+			json_decref(jobs);
+			return (PROCCTL_EXIT_USAGE);
+		}
+		json_array_append_new(jobs, v);
+	}
+	/* Only the first connection must succeed; later ones are retried. */
+	if (commands_catch(ctl) == -1 || procctl_connect(ctl) == -1 ||
+	    commands_events_loop(ctl, &f, jobs) == -1)
+		status = PROCCTL_EXIT_ERROR;
+	json_decref(jobs);
+	return (status);
+}
