@@ -403,7 +403,7 @@ commands_record(struct commands_follow *f, const json_t *record)
 {
 	json_t		*stream, *data;
 	unsigned char	*bytes;
-	size_t		 len;
+	ssize_t		 n;
 	int		 fd;
 
 	stream = json_object_get(record, "stream");
@@ -416,16 +416,18 @@ commands_record(struct commands_follow *f, const json_t *record)
 		fd = STDERR_FILENO;
 	else
 		return;
-	bytes = format_base64_decode(json_string_value(data),
-	    json_string_length(data), &len);
-	if (bytes == NULL) {
+	bytes = xmalloc(json_string_length(data) / 4 * 3 + 3);
+	n = proto_base64_decode(json_string_value(data),
+	    json_string_length(data), bytes);
+	if (n == -1) {
+		free(bytes);
 		if (!f->bad)
 			fprintf(stderr, "procctl: skipped a log record that "
 			    "is not base64\n");
 		f->bad = 1;
 		return;
 	}
-	commands_write(fd, bytes, len);
+	commands_write(fd, bytes, n);
 	free(bytes);
 }
 

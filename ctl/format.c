@@ -2,7 +2,7 @@
 /*
  * procctl's output for people: the list table, "key: value" blocks for a
  * job or procd itself, one-line summaries and event lines; also --json
- * lines and base64 decoding of log records. Odd values never crash it.
+ * lines. Odd values never crash it.
  */
 
 #include "config.h"
@@ -514,52 +514,4 @@ format_event(const json_t *params)
 	printf("%s %lld %s %lld %s %s %s\n", now, format_int(params, "seq", 0),
 	    event ? event : "?", format_int(job, PROTO_F_ID, 0),
 	    name ? name : "?", state ? state : "?", *code ? code : "-");
-}
-
-static int
-format_base64_value(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return (c - 'A');
-	if (c >= 'a' && c <= 'z')
-		return (c - 'a' + 26);
-	if (c >= '0' && c <= '9')
-		return (c - '0' + 52);
-	if (c == '+')
-		return (62);
-	if (c == '/')
-		return (63);
-	return (-1);
-}
-
-/* Decodes base64 (padding optional); NULL if in is not base64. */
-unsigned char *
-format_base64_decode(const char *in, size_t len, size_t *outlen)
-{
-	unsigned char	*out;
-	unsigned int	 acc = 0;
-	int		 bits = 0, v;
-	size_t		 i, n = 0;
-
-	out = xmalloc(len / 4 * 3 + 3);
-	for (i = 0; i < len && in[i] != '='; i++) {
-		if ((v = format_base64_value((unsigned char)in[i])) == -1) {
-			free(out);
-			return (NULL);
-		}
-		acc = ((acc << 6) | v) & 0xffffff;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[n++] = (acc >> bits) & 0xff;
-		}
-	}
-	for (; i < len; i++) {
-		if (in[i] != '=') {
-			free(out);
-			return (NULL);
-		}
-	}
-	*outlen = n;
-	return (out);
 }

@@ -121,7 +121,6 @@ void		 format_signal(const json_t *, const char *, int);
 void		 format_list(const json_t *);
 void		 format_info(const json_t *);
 void		 format_event(const json_t *);
-unsigned char	*format_base64_decode(const char *, size_t, size_t *);
 
 /* commands.c */
 int		 commands_start(struct procctl *);

@@ -268,7 +268,6 @@ def pid_alive(pid):
 # --- lifecycle helpers (test_start, test_methods, test_rule, test_hygiene,
 # test_shutdown, test_procctl); every name here starts with lc_ ---
 import re as _lc_re
-import stat as _lc_stat
 import sys as _lc_sys
 
 LC_PY = _lc_sys.executable or "/usr/bin/python3"
@@ -402,12 +401,6 @@ def lc_kill_quietly(pids):
         except OSError:
             pass
 
-
-def lc_is_socket(path):
-    try:
-        return _lc_stat.S_ISSOCK(os.lstat(path).st_mode)
-    except FileNotFoundError:
-        return False
 
 
 def lc_check_job(j, procd_pid=None):
