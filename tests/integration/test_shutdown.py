@@ -1,0 +1,161 @@
+# SPDX-License-Identifier: ISC
+# procd's own clean stop (PROTOCOL.md section 4, rule 5): SIGTERM/SIGINT
+# stop every job (SIGKILL after stop_timeout), reap them, remove the socket,
+# exit 0; meanwhile procd answers everything but start (-32008); a second
+# signal SIGKILLs what is left.
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import (lc_err, lc_group_pids, lc_join, lc_start,
+                      lc_start_term_ignoring, lc_status, lc_wait_state,
+                      pid_alive, wait_until)
+
+
+def wait_exit(d, timeout):
+    t0 = time.monotonic()
+    try:
+        rc = d.proc.wait(timeout)
+    except Exception:
+        raise AssertionError("procd did not exit within %s s:\n%s" % (timeout, d.stderr_text()))
+    return rc, time.monotonic() - t0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+def test_signal_stops_every_job(procd_factory, tmp_path, sig):
+    d = procd_factory()
+    c = d.connect()
+    jobs = [lc_start(c, ["sleep", "30"]) for _ in range(2)]
+    jobs.append(lc_start_term_ignoring(c, tmp_path / "ready", stop_timeout=0.5))
+    sub = lc_start(c, ["sh", "-c", "sleep 100 & sleep 100 & wait"])
+    jobs.append(sub)
+    p = lc_start(c, ["sleep", "30"])
+    jobs += [p, lc_start(c, ["sleep", "30"], parent=p["id"]),
+             lc_start(c, ["sleep", "30"], parent=p["id"], daemon=True)]
+    w = lc_start(c, ["sleep", "30"])
+    jobs += [w, lc_start(c, ["sleep", "30"], parent=w["id"])]
+    c.call("signal", {"job": w["id"], "signal": "KILL"})
+    lc_wait_state(c, w["id"], "waiting")
+    done = lc_start(c, ["true"])
+    lc_join(c, done["id"])
+    wait_until(lambda: len(lc_group_pids(sub["pid"])) == 3, 10)
+    group = lc_group_pids(sub["pid"])
+    pids = [j["pid"] for j in jobs]
+    assert all(pid_alive(x) for x in pids if x != w["pid"])
+
+    d.proc.send_signal(sig)
+    rc, took = wait_exit(d, 20)
+    assert rc == 0, d.stderr_text()
+    assert took < 10, took
+    assert not os.path.exists(d.sock), "socket file left behind"
+    survivors = [x for x in pids if pid_alive(x)]
+    assert not survivors, "workers outlived procd: %r" % survivors
+    wait_until(lambda: not any(pid_alive(x) for x in group), 5)
+
+
+def test_stop_with_no_jobs(procd_factory):
+    d = procd_factory()
+    c = d.connect()
+    assert c.call("list") == []
+    d.proc.send_signal(signal.SIGTERM)
+    rc, took = wait_exit(d, 10)
+    assert rc == 0
+    assert not os.path.exists(d.sock)
+    # The connected client sees the connection end.
+    assert c.read_line(5) is None
+
+
+def test_while_stopping_answers_all_but_start(procd_factory, tmp_path):
+    d = procd_factory()
+    c = d.connect()
+    slow = lc_start_term_ignoring(c, tmp_path / "ready", stop_timeout=4, name="slow")
+    quick = lc_start(c, ["sleep", "30"], name="quick")
+    done = lc_start(c, ["true"], name="done")
+    lc_join(c, done["id"])
+    j_slow = c.request("join", {"job": "slow"})
+    j_quick = c.request("join", {"job": "quick"})
+    t0 = time.monotonic()
+    d.proc.send_signal(signal.SIGTERM)
+
+    # The quick job's pending join is answered as it finishes.
+    r = c.response(j_quick, timeout=10)["result"]
+    assert r["state"] == "exited" and r["exitcode"] == -15, r
+
+    # New connections are still accepted and every method answered.
+    c2 = d.connect()
+    s = lc_status(c2, "slow")
+    assert s["state"] == "stopping", s
+    lst = c2.call("list")
+    assert [j["name"] for j in lst] == ["slow", "quick", "done"]
+    info = c2.call("info")
+    assert info["pid"] == d.pid
+    assert info["jobs"]["stopping"] == 1, info
+    e = lc_err(c2, "start", {"argv": ["sleep", "1"]})
+    assert e["code"] == -32008, e
+    e = lc_err(c, "start", {"argv": ["true"], "name": "late"})
+    assert e["code"] == -32008, e
+    r = c2.call("join", {"job": "slow", "timeout": 0})
+    assert r["timed_out"] is True and r["state"] == "stopping", r
+    assert c2.call("signal", {"job": "slow", "signal": "TERM"})["state"] == "stopping"
+    assert c2.call("terminate", {"job": "slow"})["state"] == "stopping"
+    assert c2.call("close", {"job": "done"})["exitcode"] == 0
+    assert lc_err(c2, "close", {"job": "slow"})["code"] == -32002
+    assert [j["name"] for j in c2.call("list")] == ["slow", "quick"]
+    assert c2.call("list", {"state": "stopping"})[0]["name"] == "slow"
+    assert time.monotonic() - t0 < 3.5, "too slow to test the stopping window"
+
+    # The TERM-ignoring job is killed after its stop_timeout; its join is
+    # answered; then procd exits.
+    r = c.response(j_slow, timeout=15)["result"]
+    assert r["state"] == "exited" and r["exitcode"] == -9, r
+    assert time.monotonic() - t0 >= 3.5
+    rc, _ = wait_exit(d, 10)
+    assert rc == 0
+    assert not os.path.exists(d.sock)
+    assert not pid_alive(slow["pid"]) and not pid_alive(quick["pid"])
+
+
+@pytest.mark.parametrize("first,second", [
+    (signal.SIGTERM, signal.SIGTERM),
+    (signal.SIGINT, signal.SIGINT),
+    (signal.SIGTERM, signal.SIGINT),
+], ids=["TERM-TERM", "INT-INT", "TERM-INT"])
+def test_second_signal_kills_what_is_left(procd_factory, tmp_path, first, second):
+    d = procd_factory()
+    c = d.connect()
+    a = lc_start_term_ignoring(c, tmp_path / "ra", stop_timeout=60)
+    b = lc_start_term_ignoring(c, tmp_path / "rb", stop_timeout=60)
+    q = lc_start(c, ["sleep", "30"])
+    t0 = time.monotonic()
+    d.proc.send_signal(first)
+    lc_wait_state(c, a["id"], "stopping")
+    lc_wait_state(c, b["id"], "stopping")
+    assert lc_join(c, q["id"])["exitcode"] == -15
+    time.sleep(0.3)
+    assert d.alive() and pid_alive(a["pid"]) and pid_alive(b["pid"])
+    d.proc.send_signal(second)
+    rc, _ = wait_exit(d, 15)
+    assert rc == 0
+    assert time.monotonic() - t0 < 20
+    assert not os.path.exists(d.sock)
+    assert not pid_alive(a["pid"]) and not pid_alive(b["pid"])
+
+
+def test_stop_waits_for_waiting_parents_children(procd_factory, tmp_path):
+    d = procd_factory()
+    c = d.connect()
+    p = lc_start(c, ["sleep", "30"])
+    k = lc_start_term_ignoring(c, tmp_path / "ready", stop_timeout=0.5, parent=p["id"])
+    g = lc_start(c, ["sh", "-c", "sleep 100 & wait"], parent=k["id"])
+    c.call("signal", {"job": p["id"], "signal": "KILL"})
+    lc_wait_state(c, p["id"], "waiting")
+    jp = c.request("join", {"job": p["id"]})
+    d.proc.send_signal(signal.SIGTERM)
+    r = c.response(jp, timeout=15)["result"]
+    assert r["state"] == "exited" and r["exitcode"] == -9, r
+    rc, _ = wait_exit(d, 15)
+    assert rc == 0
+    for j in (p, k, g):
+        assert not pid_alive(j["pid"]), j
