@@ -384,8 +384,16 @@ def lc_proc_status(pid):
 
 
 def lc_proc_environ(pid):
-    with open("/proc/%d/environ" % pid, "rb") as f:
-        raw = f.read()
+    # start answers once the worker's exec has replaced its memory, but the
+    # kernel fills in the new environment a moment later: until then
+    # /proc/PID/environ reads empty.
+    deadline = time.monotonic() + 5.0
+    while True:
+        with open("/proc/%d/environ" % pid, "rb") as f:
+            raw = f.read()
+        if raw or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
     env = {}
     for item in raw.split(b"\0"):
         if item:
