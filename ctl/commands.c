@@ -580,21 +580,18 @@ commands_run_wait(struct procctl *ctl, json_t *id, json_int_t request,
 }
 
 /*
- * Follows the job's output until it has finished and returns its status.
- * A procd without logs is still joined, so run works with it too.
+ * Waits until the job's output is complete and returns its status. A
+ * procd without logs is still joined, so run works with it too.
  */
 static int
-commands_run_follow(struct procctl *ctl, json_t *id)
+commands_run_follow(struct procctl *ctl, struct commands_follow *f,
+    json_t *id)
 {
-	struct commands_follow	 f;
-	json_t			*reply, *result, *params, *job;
-	json_int_t		 request;
-	int			 code, status;
+	json_t		*reply, *result, *params, *job;
+	json_int_t	 request;
+	int		 code, status;
 
-	memset(&f, 0, sizeof f);
-	ctl->args.follow = 1;
-	if (commands_logs_send(ctl, &f, json_incref(id)) == -1 ||
-	    commands_run_wait(ctl, id, f.request, &reply) == -1)
+	if (commands_run_wait(ctl, id, f->request, &reply) == -1)
 		return (PROCCTL_EXIT_ERROR);
 	result = procctl_reply_result(reply, &code);
 	if (result == NULL && code == PROTO_METHOD_NOT_FOUND) {
@@ -621,11 +618,59 @@ commands_run_follow(struct procctl *ctl, json_t *id)
 	return (status);
 }
 
+/*
+ * Sends start and a logs follow for the same job, by name, in one write:
+ * procd takes both before it next reads the job's pipes, so no output is
+ * lost however much the job writes at once. Without --name, a name is
+ * made from procctl's pid. Returns the start reply, or NULL (with a
+ * message) and sets *retry when that made-up name was taken.
+ */
+static json_t *
+commands_run_start(struct procctl *ctl, json_t *params, int made,
+    struct commands_follow *f, int *retry)
+{
+	json_t		*reply, *result;
+	json_int_t	 request;
+	int		 code, r;
+
+	*retry = 0;
+	if (procctl_connect(ctl) == -1)
+		return (NULL);
+	conn_cork(ctl->conn);
+	request = conn_send(ctl->conn, "start", json_incref(params));
+	ctl->args.follow = 1;
+	if (request == -1 || commands_logs_send(ctl, f,
+	    json_incref(json_object_get(params, "name"))) == -1 ||
+	    conn_uncork(ctl->conn) == -1) {
+		procctl_lost(ctl);
+		return (NULL);
+	}
+	while ((r = conn_wait(ctl->conn, request, &reply)) == 0)
+		ctl->interrupts++;
+	if (r == -1) {
+		procctl_lost(ctl);
+		return (NULL);
+	}
+	if ((result = procctl_reply_result(reply, &code)) != NULL) {
+		json_incref(result);
+		json_decref(reply);
+		return (result);
+	}
+	if (made && code == PROTO_NAME_IN_USE)
+		*retry = 1;
+	else
+		procctl_reply_warn(reply);
+	json_decref(reply);
+	return (NULL);
+}
+
 int
 commands_run(struct procctl *ctl)
 {
-	json_t	*params, *job, *id;
-	int	 status;
+	struct commands_follow	 f;
+	json_t			*params, *job = NULL, *id;
+	char			 name[64];
+	int			 status, made, retry = 1, attempt;
 
 	if ((params = commands_spawn_params(ctl, &status)) == NULL)
 		return (status);
@@ -633,7 +678,18 @@ commands_run(struct procctl *ctl)
 		json_decref(params);
 		return (PROCCTL_EXIT_ERROR);
 	}
-	if ((job = procctl_call(ctl, "start", params)) == NULL)
+	made = json_object_get(params, "name") == NULL;
+	for (attempt = 0; retry && attempt < 100; attempt++) {
+		if (made) {
+			snprintf(name, sizeof name, attempt == 0 ? "run-%ld" :
+			    "run-%ld-%d", (long)getpid(), attempt);
+			json_object_set_new(params, "name", json_string(name));
+		}
+		memset(&f, 0, sizeof f);
+		job = commands_run_start(ctl, params, made, &f, &retry);
+	}
+	json_decref(params);
+	if (job == NULL)
 		return (PROCCTL_EXIT_ERROR);
 	if (!json_is_integer(id = json_object_get(job, PROTO_F_ID))) {
 		json_decref(job);
@@ -642,7 +698,7 @@ commands_run(struct procctl *ctl)
 	}
 	json_incref(id);
 	json_decref(job);
-	status = commands_run_follow(ctl, id);
+	status = commands_run_follow(ctl, &f, id);
 	json_decref(id);
 	return (status);
 }

@@ -67,6 +67,7 @@ conn_free(struct conn *conn)
 	if (conn == NULL)
 		return;
 	close(conn->fd);
+	free(conn->out);
 	json_decref(conn->stash);
 	free(conn->buf);
 	free(conn);
@@ -113,12 +114,37 @@ conn_send(struct conn *conn, const char *method, json_t *params)
 		errno = ENOMEM;
 		return (-1);
 	}
-	if (conn_write(conn->fd, line, len) == -1) {
+	if (conn->corked) {
+		conn->out = xrealloc(conn->out, conn->outlen + len);
+		memcpy(conn->out + conn->outlen, line, len);
+		conn->outlen += len;
+	} else if (conn_write(conn->fd, line, len) == -1) {
 		free(line);
 		return (-1);
 	}
 	free(line);
 	return (n);
+}
+
+/* Holds requests back, to send them in one write (see commands_run). */
+void
+conn_cork(struct conn *conn)
+{
+	conn->corked = 1;
+}
+
+/* Sends the requests held back; 0 or -1 with errno. */
+int
+conn_uncork(struct conn *conn)
+{
+	int	r;
+
+	conn->corked = 0;
+	r = conn_write(conn->fd, conn->out, conn->outlen);
+	free(conn->out);
+	conn->out = NULL;
+	conn->outlen = 0;
+	return (r);
 }
 
 /* Makes room for one more read, moving unread input to the front. */

@@ -32,6 +32,10 @@ struct conn {
 	json_int_t	 next_id;
 	json_t		*stash;
 
+	int		 corked;	/* requests wait in out for one write */
+	char		*out;
+	size_t		 outlen;
+
 	void		(*notify)(const char *, json_t *, void *);
 	void		*notify_arg;
 };
@@ -108,6 +112,8 @@ void		 procctl_lost(struct procctl *);
 struct conn	*conn_open(const char *);
 void		 conn_free(struct conn *);
 json_int_t	 conn_send(struct conn *, const char *, json_t *);
+void		 conn_cork(struct conn *);
+int		 conn_uncork(struct conn *);
 int		 conn_wait(struct conn *, json_int_t, json_t **);
 
 /* format.c */

@@ -111,6 +111,15 @@ def job_env(conn, tmp_path, name, env=None):
 
 
 def worker_fds(pid):
+    """The worker's fds once it sleeps: its dynamic loader opens libraries
+    for a moment right after exec."""
+    def asleep():
+        try:
+            with open("/proc/%d/wchan" % pid) as f:
+                return "sleep" in f.read()
+        except OSError:
+            return False
+    wait_until(asleep, 10)
     return sorted(int(x) for x in os.listdir("/proc/%d/fd" % pid))
 
 
