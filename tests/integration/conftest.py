@@ -15,6 +15,19 @@ PROCCTL = os.environ.get("PROCCTL", os.path.abspath("ctl/procctl"))
 UNITDIR = os.environ.get("UNITDIR", os.path.abspath("units"))
 
 
+def _procd_sanitized():
+    try:
+        with open(PROCD, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+# A sanitizer build keeps freed memory in quarantine: its RSS says nothing
+# about procd's own bounds, which the plain build's run checks.
+SANITIZED = _procd_sanitized()
+
+
 class Conn:
     """One client connection speaking newline-delimited JSON-RPC."""
 

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import (LC_PY, PROCCTL, lc_check_job, lc_err, lc_join, lc_start,
+from conftest import (LC_PY, PROCCTL, SANITIZED, lc_check_job, lc_err, lc_join, lc_start,
                       lc_status, lg_b64, lg_bytes, lg_check_log_note,
                       lg_follow_collect, lg_merge, lg_records, lg_text, lg_vm,
                       wait_until)
@@ -245,7 +245,8 @@ def test_worker_without_reader_never_blocked(procd, conn):
     assert j["exitcode"] == 0, j
     assert took < 30, "50 MiB with no reader took %.1f s" % took
     peak = lg_vm(procd.pid)
-    assert peak - before < 20 * 1024, "procd's peak RSS grew by %d KiB" % (peak - before)
+    if not SANITIZED:
+        assert peak - before < 20 * 1024, "procd's peak RSS grew by %d KiB" % (peak - before)
     r = lg_records(conn, j["id"], encoding="base64", stream="stdout")
     assert r["truncated"] is True
     # the last 262144 bytes of both streams: "done\n" is 5 of them
@@ -798,8 +799,9 @@ def test_100mib_slow_follower(procd_factory, tmp_path):
         assert len(data) < total
     check_pattern_prefix(data)
     peak = lg_vm(d.pid)
-    assert peak < 100 * 1024, "procd's peak RSS %d KiB" % peak
-    assert lg_vm(d.pid, "VmRSS") - rss0 < 64 * 1024
+    if not SANITIZED:
+        assert peak < 100 * 1024, "procd's peak RSS %d KiB" % peak
+        assert lg_vm(d.pid, "VmRSS") - rss0 < 64 * 1024
     # procd keeps serving others
     assert d.alive()
     c2 = d.connect()
