@@ -18,6 +18,7 @@
 #include "procd.h"
 
 #define CLIENT_READ_CHUNK	(64 * 1024)
+#define CLIENT_WRITE_CHUNK	(1024 * 1024)
 #define CLIENT_DISCARD_MAX	(64 * 1024 * 1024)
 #define CLIENT_LINGER_SEC	1	/* to drop the rest of a long line */
 
@@ -91,6 +92,8 @@ client_accept(int fd, uid_t uid, pid_t pid)
 		fatalx("bufferevent_socket_new failed");
 	bufferevent_setcb(c->bev, client_read, client_write, client_event, c);
 	bufferevent_set_max_single_read(c->bev, CLIENT_READ_CHUNK);
+	/* libevent's default (16 KiB a turn) is slower than a worker writes. */
+	bufferevent_set_max_single_write(c->bev, CLIENT_WRITE_CHUNK);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&clients, c, entry);
 	clients_count++;
@@ -173,6 +176,26 @@ client_send_line(struct client *c, char *line, size_t len, int nolimit)
 		free(line);
 		client_close(c);
 	}
+}
+
+/* Moves a whole buffer of output to c, within the output limit. */
+void
+client_send_buffer(struct client *c, struct evbuffer *buf)
+{
+	struct evbuffer	*out;
+
+	if (c->flags & CLIENT_DEAD)
+		return;
+	out = bufferevent_get_output(c->bev);
+	if (evbuffer_get_length(out) + evbuffer_get_length(buf) >
+	    procd_config.max_output) {
+		log_warnx("client %u (uid %u pid %ld): more than %zu bytes "
+		    "of output queued; closing", c->id, (unsigned)c->uid,
+		    (long)c->pid, procd_config.max_output);
+		client_close(c);
+		return;
+	}
+	evbuffer_add_buffer(out, buf);
 }
 
 static void

@@ -104,21 +104,17 @@ feed_send_gap(struct subscription *sub, long long from, long long to)
 
 /* Records a state change of job and sends it to live subscriptions. */
 void
-feed_emit(const char *type, const struct job *job)
+feed_emit(const char *type, struct job *job)
 {
 	struct feed_record	 rec, *slot;
 	struct subscription	*sub, *next;
-	json_t			*o;
 
 	rec.seq = ++feed_seq;
 	rec.type = type;
 	rec.job_id = job->id;
 	if (feed_ring_size == 0 && TAILQ_EMPTY(&feed_subscriptions))
 		return;
-	o = job_json(job);
-	if ((rec.job = proto_dump(o)) == NULL)
-		fatalx("%s: cannot encode a job", __func__);
-	json_decref(o);
+	rec.job = xstrdup(job_text(job, NULL));
 
 	TAILQ_FOREACH_SAFE(sub, &feed_subscriptions, entry, next) {
 		if (sub->next == 0 && feed_matches(sub, job->id))

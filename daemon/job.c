@@ -25,6 +25,8 @@ static struct job	*job_by_name;
 static struct job	*job_by_pid;
 
 static void	job_finished(struct job *);
+static void	job_changed(struct job *);
+static char	*job_quote(const char *);
 
 struct job *
 job_find_id(long long id)
@@ -94,6 +96,7 @@ job_set_state(struct job *job, enum proto_state state)
 	jobs_state_count[job->state]--;
 	jobs_state_count[state]++;
 	job->state = state;
+	job_changed(job);
 	notify_jobs_changed();
 	feed_emit(proto_state_name(state), job);
 }
@@ -116,6 +119,10 @@ job_create(json_t *argv, const char *name, const char *cwd, uid_t uid,
 		xasprintf(&job->name, "job-%lld", job->id);
 	job->argv = json_incref(argv);
 	job->cwd = xstrdup(cwd);
+	job->name_text = job_quote(job->name);
+	job->cwd_text = job_quote(job->cwd);
+	if ((job->argv_text = proto_dump(argv)) == NULL)
+		fatalx("%s: cannot encode argv", __func__);
 	job->uid = uid;
 	job->daemon = daemon;
 	job->stop_timeout = stop_timeout;
@@ -137,6 +144,10 @@ job_free(struct job *job)
 	json_decref(job->argv);
 	free(job->name);
 	free(job->cwd);
+	free(job->name_text);
+	free(job->cwd_text);
+	free(job->argv_text);
+	free(job->text);
 	free(job);
 }
 
@@ -159,8 +170,11 @@ job_started(struct job *job, pid_t pid)
 	    job);
 	HASH_ADD(hh_pid, job_by_pid, pid, sizeof job->pid, job);
 	TAILQ_INSERT_TAIL(&jobs, job, entry);
-	if (job->parent != NULL)
+	job_changed(job);
+	if (job->parent != NULL) {
 		TAILQ_INSERT_TAIL(&job->parent->children, job, child_entry);
+		job_changed(job->parent);
+	}
 	jobs_count++;
 	jobs_state_count[job->state]++;
 	log_debug("job %lld (%s): started pid %ld", job->id, job->name,
@@ -279,6 +293,7 @@ job_reaped(struct job *job, int status, const struct rusage *ru)
 		job->exitcode = WEXITSTATUS(status);
 	clock_gettime(CLOCK_REALTIME, &job->exited_at);
 	job->usage = *ru;
+	job_changed(job);
 	if (job->kill_timer != NULL)
 		evtimer_del(job->kill_timer);
 	log_debug("job %lld (%s): pid %ld exited %d", job->id, job->name,
@@ -325,8 +340,10 @@ job_close(struct job *job)
 	feed_emit("closed", job);
 	TAILQ_FOREACH(child, &job->children, child_entry)
 		child->parent = NULL;
-	if (job->parent != NULL)
+	if (job->parent != NULL) {
 		TAILQ_REMOVE(&job->parent->children, job, child_entry);
+		job_changed(job->parent);
+	}
 	HASH_DELETE(hh_id, job_by_id, job);
 	HASH_DELETE(hh_name, job_by_name, job);
 	TAILQ_REMOVE(&jobs, job, entry);
@@ -344,55 +361,98 @@ job_alive_count(void)
 	    jobs_state_count[PROTO_STOPPING_STATE]);
 }
 
-static double
-job_timeval_seconds(const struct timeval *tv)
+/* The job changed: its cached text is stale. */
+static void
+job_changed(struct job *job)
 {
-	return ((double)tv->tv_sec + (double)tv->tv_usec / 1e6);
+	free(job->text);
+	job->text = NULL;
 }
 
-static json_t *
-job_usage_json(const struct job *job)
+static char *
+job_quote(const char *s)
 {
-	return (json_pack("{s:f, s:f, s:I}",
-	    "user", job_timeval_seconds(&job->usage.ru_utime),
-	    "system", job_timeval_seconds(&job->usage.ru_stime),
-	    "maxrss", (json_int_t)job->usage.ru_maxrss));
+	char	*out;
+	size_t	 n;
+
+	out = xmalloc(proto_json_quote_bound(strlen(s)) + 2);
+	out[0] = '"';
+	n = proto_json_quote(s, strlen(s), out + 1);
+	out[n + 1] = '"';
+	out[n + 2] = '\0';
+	return (out);
 }
 
-/* The job object, as every method returns it. */
-json_t *
-job_json(const struct job *job)
+static void
+job_text_usage(const struct job *job, struct evbuffer *b)
+{
+	const struct rusage	*ru = &job->usage;
+
+	/* rusage counts microseconds, so six decimals are exact. */
+	evbuffer_add_printf(b, "{\"user\":%ld.%06ld,\"system\":%ld.%06ld,"
+	    "\"maxrss\":%ld}", (long)ru->ru_utime.tv_sec,
+	    (long)ru->ru_utime.tv_usec, (long)ru->ru_stime.tv_sec,
+	    (long)ru->ru_stime.tv_usec, ru->ru_maxrss);
+}
+
+static void
+job_text_build(struct job *job)
 {
 	const struct job	*child;
-	json_t			*o, *children;
-	char			 started[40], exited[40];
+	struct evbuffer		*b;
+	char			 t[40];
+	const char		*sep = "";
 	int			 reaped = job->flags & JOB_REAPED;
 
-	children = json_array();
-	TAILQ_FOREACH(child, &job->children, child_entry)
-		json_array_append_new(children, json_integer(child->id));
-	o = json_pack("{s:I, s:s, s:O, s:s, s:i, s:i, s:o, s:o, s:b, s:s,"
-	    " s:o, s:I, s:s, s:o, s:o}",
-	    PROTO_F_ID, (json_int_t)job->id,
-	    PROTO_F_NAME, job->name,
-	    PROTO_F_ARGV, job->argv,
-	    PROTO_F_CWD, job->cwd,
-	    PROTO_F_PID, (int)job->pid,
-	    PROTO_F_PPID, (int)procd_pid,
-	    PROTO_F_PARENT, job->parent_id != 0 ?
-		json_integer(job->parent_id) : json_null(),
-	    PROTO_F_CHILDREN, children,
-	    PROTO_F_DAEMON, job->daemon,
-	    PROTO_F_STATE, proto_state_name(job->state),
-	    PROTO_F_EXITCODE, reaped ? json_integer(job->exitcode) :
-		json_null(),
-	    PROTO_F_UID, (json_int_t)job->uid,
-	    PROTO_F_STARTED_AT, time_rfc3339(&job->started_at, started,
-		sizeof started),
-	    PROTO_F_EXITED_AT, reaped ? json_string(time_rfc3339(
-		&job->exited_at, exited, sizeof exited)) : json_null(),
-	    PROTO_F_USAGE, reaped ? job_usage_json(job) : json_null());
-	if (o == NULL)
-		fatalx("%s: json_pack failed", __func__);
-	return (o);
+	if ((b = evbuffer_new()) == NULL)
+		fatalx("%s: evbuffer_new failed", __func__);
+	evbuffer_add_printf(b, "{\"id\":%lld,\"name\":%s,\"argv\":%s,"
+	    "\"cwd\":%s,\"pid\":%ld,\"ppid\":%ld,\"parent\":", job->id,
+	    job->name_text, job->argv_text, job->cwd_text, (long)job->pid,
+	    (long)procd_pid);
+	if (job->parent_id != 0)
+		evbuffer_add_printf(b, "%lld", job->parent_id);
+	else
+		evbuffer_add(b, "null", 4);
+	evbuffer_add(b, ",\"children\":[", 13);
+	TAILQ_FOREACH(child, &job->children, child_entry) {
+		evbuffer_add_printf(b, "%s%lld", sep, child->id);
+		sep = ",";
+	}
+	evbuffer_add_printf(b, "],\"daemon\":%s,\"state\":\"%s\",\"exitcode\":",
+	    job->daemon ? "true" : "false", proto_state_name(job->state));
+	if (reaped)
+		evbuffer_add_printf(b, "%d", job->exitcode);
+	else
+		evbuffer_add(b, "null", 4);
+	evbuffer_add_printf(b, ",\"uid\":%lu,\"started_at\":\"%s\",\"exited_at\":",
+	    (unsigned long)job->uid, time_rfc3339(&job->started_at, t,
+	    sizeof t));
+	if (reaped) {
+		evbuffer_add_printf(b, "\"%s\",\"usage\":",
+		    time_rfc3339(&job->exited_at, t, sizeof t));
+		job_text_usage(job, b);
+	} else
+		evbuffer_add(b, "null,\"usage\":null", 17);
+	evbuffer_add(b, "}", 1);
+
+	job->textlen = evbuffer_get_length(b);
+	job->text = xmalloc(job->textlen + 1);
+	evbuffer_remove(b, job->text, job->textlen);
+	job->text[job->textlen] = '\0';
+	evbuffer_free(b);
+}
+
+/*
+ * The job object as every method returns it, as JSON text. It is built
+ * once per change and shared by every answer and event until the next.
+ */
+const char *
+job_text(struct job *job, size_t *len)
+{
+	if (job->text == NULL)
+		job_text_build(job);
+	if (len != NULL)
+		*len = job->textlen;
+	return (job->text);
 }

@@ -141,33 +141,6 @@ logbuf_tail_start(const struct logbuf *lb, int streams, long long tail,
 	}
 }
 
-/*
- * Builds one record of the result (or the params of a log notification):
- * {"stream": ..., "data": ...}, data as text or base64.
- */
-json_t *
-logbuf_chunk_json(int stream, const char *data, size_t len, int base64,
-    struct proto_utf8 *utf8, int final)
-{
-	json_t	*v;
-	char	*text;
-	size_t	 n;
-
-	if (base64) {
-		text = xmalloc(proto_base64_bound(len));
-		n = proto_base64_encode(data, len, text);
-	} else {
-		text = xmalloc(proto_utf8_bound(len));
-		n = proto_utf8_decode(utf8, data, len, final, text);
-	}
-	v = json_pack("{s:s, s:s%}", "stream", logbuf_stream_name(stream),
-	    "data", text, n);
-	free(text);
-	if (v == NULL)
-		fatalx("%s: json_pack failed", __func__);
-	return (v);
-}
-
 const char *
 logbuf_stream_name(int stream)
 {
@@ -175,21 +148,19 @@ logbuf_stream_name(int stream)
 }
 
 /*
- * The retained records of the selected streams (a bit set of 1 << stream),
- * only the last tail lines if tail >= 0. open says which streams may still
- * grow: their incomplete last character is left for later.
+ * Calls cb for each retained chunk of the selected streams (a bit set of
+ * 1 << stream), only the last tail lines if tail >= 0, in arrival order.
+ * cb's last argument says the chunk is the last of its stream here.
  */
-json_t *
-logbuf_records(const struct logbuf *lb, int streams, long long tail,
-    int base64, int open, struct proto_utf8 utf8[2])
+void
+logbuf_walk(const struct logbuf *lb, int streams, long long tail,
+    logbuf_cb cb, void *arg)
 {
 	struct log_record	*r, *first, *last[2] = { NULL, NULL };
-	json_t			*records;
 	size_t			 off;
 
-	records = json_array();
 	if (tail == 0)
-		return (records);
+		return;
 	logbuf_tail_start(lb, streams, tail, &first, &off);
 	for (r = first; r != NULL; r = TAILQ_NEXT(r, entry)) {
 		if (streams & (1 << r->stream))
@@ -200,11 +171,9 @@ logbuf_records(const struct logbuf *lb, int streams, long long tail,
 			continue;
 		if (r != first)
 			off = r->off;
-		if (off == r->len)
+		if (off == r->len && r != last[r->stream])
 			continue;
-		json_array_append_new(records, logbuf_chunk_json(r->stream,
-		    r->data + off, r->len - off, base64, &utf8[r->stream],
-		    r == last[r->stream] && !(open & (1 << r->stream))));
+		cb(r->stream, r->data + off, r->len - off,
+		    r == last[r->stream], arg);
 	}
-	return (records);
 }

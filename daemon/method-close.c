@@ -6,6 +6,8 @@
 
 #include "config.h"
 
+#include <stdlib.h>
+
 #include "procd.h"
 
 static const struct proto_param method_close_params[] = {
@@ -17,16 +19,21 @@ static enum method_return
 method_close_exec(struct request *req)
 {
 	struct job	*job;
-	json_t		*o;
+	enum method_return ret;
+	char		*text;
+	size_t		 len;
 
 	if ((job = method_job(req, "job")) == NULL)
 		return (METHOD_DONE);
 	if (job->state != PROTO_EXITED)
 		return (request_error(req, PROTO_JOB_RUNNING,
 		    "job is still running; join or terminate it first"));
-	o = job_json(job);
+	/* The answer is the job as it was when closed. */
+	text = xstrdup(job_text(job, &len));
 	job_close(job);
-	return (request_reply(req, o));
+	ret = request_reply_text(req, NULL, text, len, NULL);
+	free(text);
+	return (ret);
 }
 
 const struct method_entry method_close_entry = {

@@ -14,16 +14,26 @@ static const struct proto_param method_join_params[] = {
 	{ NULL,		0,			0 }
 };
 
+/* Answers a join with job: exited, or not yet when timed_out is set. */
+static enum method_return
+method_join_reply(struct request *req, struct job *job, int timed_out)
+{
+	const char	*text;
+	size_t		 len;
+
+	if (!timed_out)
+		return (request_reply_job(req, job));
+	/* The job object with one more member before its closing brace. */
+	text = job_text(job, &len);
+	return (request_reply_text(req, NULL, text, len - 1,
+	    ",\"" PROTO_F_TIMED_OUT "\":true}"));
+}
+
 /* Answers a parked join: the job is exited, or timed_out. */
 void
 method_join_answer(struct request *req, int timed_out)
 {
-	json_t	*o;
-
-	o = job_json(req->job);
-	if (timed_out)
-		json_object_set_new(o, PROTO_F_TIMED_OUT, json_true());
-	request_reply(req, o);
+	method_join_reply(req, req->job, timed_out);
 }
 
 static void
@@ -37,18 +47,14 @@ method_join_exec(struct request *req)
 {
 	struct job	*job;
 	struct timeval	 tv;
-	json_t		*o;
 
 	if ((job = method_job(req, "job")) == NULL)
 		return (METHOD_DONE);
 	if (job->state == PROTO_EXITED)
-		return (request_reply(req, job_json(job)));
+		return (method_join_reply(req, job, 0));
 	if (json_is_number(json_object_get(req->params, "timeout"))) {
-		if (method_seconds(req, "timeout", 0) == 0) {
-			o = job_json(job);
-			json_object_set_new(o, PROTO_F_TIMED_OUT, json_true());
-			return (request_reply(req, o));
-		}
+		if (method_seconds(req, "timeout", 0) == 0)
+			return (method_join_reply(req, job, 1));
 		method_timeval(method_seconds(req, "timeout", 0), &tv);
 		req->timer = evtimer_new(procd_base, method_join_timeout, req);
 		evtimer_add(req->timer, &tv);

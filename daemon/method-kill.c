@@ -26,7 +26,7 @@ method_kill_exec(struct request *req)
 		job_stop_tree(job, SIGKILL);
 	else
 		job_stop(job, SIGKILL);
-	return (request_reply(req, job_json(job)));
+	return (request_reply_job(req, job));
 }
 
 const struct method_entry method_kill_entry = {

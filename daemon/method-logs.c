@@ -37,9 +37,10 @@ static enum method_return
 method_logs_exec(struct request *req)
 {
 	struct job		*job;
-	struct proto_utf8	 utf8[2];
+	struct evbuffer		*b;
+	enum method_return	 ret;
 	const char		*encoding;
-	json_t			*tailp, *records;
+	json_t			*tailp;
 	long long		 tail = -1;
 	int			 streams;
 
@@ -62,11 +63,13 @@ method_logs_exec(struct request *req)
 	    strcmp(encoding, "base64") == 0;
 
 	if (!method_bool(req, "follow", 0)) {
-		memset(utf8, 0, sizeof utf8);
-		records = logbuf_records(&job->log, streams, tail,
-		    req->follow_base64, output_open_streams(job), utf8);
-		return (request_reply(req, json_pack("{s:o, s:b}", "records",
-		    records, "truncated", job->log.truncated)));
+		if ((b = evbuffer_new()) == NULL)
+			fatalx("%s: evbuffer_new failed", __func__);
+		output_records(job, streams, tail, req->follow_base64, b);
+		ret = request_reply_text(req, NULL, (const char *)
+		    evbuffer_pullup(b, -1), evbuffer_get_length(b), NULL);
+		evbuffer_free(b);
+		return (ret);
 	}
 	/* A notification cannot be followed: nothing would be answered. */
 	if (req->id == NULL)

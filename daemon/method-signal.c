@@ -30,7 +30,7 @@ method_signal_exec(struct request *req)
 	if (job_signal(job, signo, method_bool(req, "group", 0)) == -1)
 		return (request_error(req, PROTO_INTERNAL_ERROR,
 		    "cannot send signal %d: %s", signo, strerror(errno)));
-	return (request_reply(req, job_json(job)));
+	return (request_reply_job(req, job));
 }
 
 const struct method_entry method_signal_entry = {

@@ -94,7 +94,7 @@ method_start_exec(struct request *req)
 		return (METHOD_DONE);
 	}
 	job_started(job, pid);
-	return (request_reply(req, job_json(job)));
+	return (request_reply_job(req, job));
 }
 
 const struct method_entry method_start_entry = {

@@ -19,7 +19,7 @@ method_status_exec(struct request *req)
 
 	if ((job = method_job(req, "job")) == NULL)
 		return (METHOD_DONE);
-	return (request_reply(req, job_json(job)));
+	return (request_reply_job(req, job));
 }
 
 const struct method_entry method_status_entry = {

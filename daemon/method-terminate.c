@@ -27,7 +27,7 @@ method_terminate_exec(struct request *req)
 		job_stop_tree(job, SIGTERM);
 	else
 		job_stop(job, SIGTERM);
-	return (request_reply(req, job_json(job)));
+	return (request_reply_job(req, job));
 }
 
 const struct method_entry method_terminate_entry = {

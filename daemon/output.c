@@ -20,7 +20,7 @@
 
 #define OUTPUT_GRACE_SEC	1
 #define OUTPUT_READ_SIZE	(64 * 1024)
-#define OUTPUT_READS_PER_TURN	4
+#define OUTPUT_READS_PER_TURN	1
 
 static void	output_read(int, short, void *);
 
@@ -110,27 +110,120 @@ output_open_streams(const struct job *job)
 	    (job->out_fd[1] != -1 ? 2 : 0));
 }
 
-/* Sends one chunk to a follower as a log notification. */
+/*
+ * Appends data as the inside of a JSON string: base64, or text with
+ * invalid UTF-8 replaced (utf8 carries a split character across calls).
+ */
 static void
-output_notify(struct request *req, struct job *job, json_t *chunk)
+output_data(struct evbuffer *b, const char *data, size_t len, int base64,
+    struct proto_utf8 *utf8, int final)
 {
-	json_object_set(chunk, "request", req->id);
-	json_object_set_new(chunk, "job", json_integer(job->id));
-	client_send(req->client, proto_notification_new("log", chunk));
+	char	*text, *quoted;
+	size_t	 n;
+
+	if (base64) {
+		text = xmalloc(proto_base64_bound(len));
+		n = proto_base64_encode(data, len, text);
+		evbuffer_add(b, text, n);
+		free(text);
+		return;
+	}
+	text = xmalloc(proto_utf8_bound(len));
+	n = proto_utf8_decode(utf8, data, len, final, text);
+	quoted = xmalloc(proto_json_quote_bound(n));
+	n = proto_json_quote(text, n, quoted);
+	evbuffer_add(b, quoted, n);
+	free(quoted);
+	free(text);
 }
 
-/* Sends the retained records to a new follower. */
+/* Sends one chunk to a follower as a log notification. */
+static void
+output_notify(struct request *req, struct job *job, int stream,
+    const char *data, size_t len, int final)
+{
+	struct evbuffer	*b;
+
+	if ((b = evbuffer_new()) == NULL)
+		fatalx("%s: evbuffer_new failed", __func__);
+	evbuffer_add_printf(b, "{\"jsonrpc\":\"2.0\",\"method\":\"log\","
+	    "\"params\":{\"request\":%s,\"job\":%lld,\"stream\":\"%s\","
+	    "\"data\":\"", req->idtext, job->id, logbuf_stream_name(stream));
+	output_data(b, data, len, req->follow_base64,
+	    &req->follow_utf8[stream], final);
+	evbuffer_add(b, "\"}}\n", 4);
+	client_send_buffer(req->client, b);
+	evbuffer_free(b);
+}
+
+struct output_walk {
+	struct request	*req;
+	struct job	*job;
+	struct evbuffer	*out;
+	int		 open;
+	int		 base64;
+	int		 count;
+	struct proto_utf8 utf8[2];
+};
+
+static void
+output_replay_chunk(int stream, const char *data, size_t len, int last,
+    void *arg)
+{
+	struct output_walk	*w = arg;
+
+	output_notify(w->req, w->job, stream, data, len,
+	    last && !(w->open & (1 << stream)));
+}
+
+/* Sends the retained records to a new follower, as notifications. */
 void
 output_replay(struct request *req, struct job *job, long long tail)
 {
-	json_t	*records, *chunk;
-	size_t	 i;
+	struct output_walk	w;
 
-	records = logbuf_records(&job->log, req->follow_streams, tail,
-	    req->follow_base64, output_open_streams(job), req->follow_utf8);
-	json_array_foreach(records, i, chunk)
-		output_notify(req, job, json_incref(chunk));
-	json_decref(records);
+	memset(&w, 0, sizeof w);
+	w.req = req;
+	w.job = job;
+	w.open = output_open_streams(job);
+	logbuf_walk(&job->log, req->follow_streams, tail, output_replay_chunk,
+	    &w);
+}
+
+static void
+output_record_chunk(int stream, const char *data, size_t len, int last,
+    void *arg)
+{
+	struct output_walk	*w = arg;
+
+	if (w->count++ > 0)
+		evbuffer_add(w->out, ",", 1);
+	evbuffer_add_printf(w->out, "{\"stream\":\"%s\",\"data\":\"",
+	    logbuf_stream_name(stream));
+	output_data(w->out, data, len, w->base64, &w->utf8[stream],
+	    last && !(w->open & (1 << stream)));
+	evbuffer_add(w->out, "\"}", 2);
+}
+
+/*
+ * The result of logs without follow, as JSON text into out: the retained
+ * records and whether older output was dropped.
+ */
+void
+output_records(struct job *job, int streams, long long tail, int base64,
+    struct evbuffer *out)
+{
+	struct output_walk	w;
+
+	memset(&w, 0, sizeof w);
+	w.job = job;
+	w.out = out;
+	w.base64 = base64;
+	w.open = output_open_streams(job);
+	evbuffer_add(out, "{\"records\":[", 12);
+	logbuf_walk(&job->log, streams, tail, output_record_chunk, &w);
+	evbuffer_add_printf(out, "],\"truncated\":%s}",
+	    job->log.truncated ? "true" : "false");
 }
 
 static void
@@ -138,7 +231,6 @@ output_to_followers(struct job *job, int stream, const char *data,
     size_t len, int final)
 {
 	struct request	*req, *next;
-	json_t		*chunk;
 
 	TAILQ_FOREACH_SAFE(req, &job->followers, job_entry, next) {
 		if (!(req->follow_streams & (1 << stream)))
@@ -146,10 +238,19 @@ output_to_followers(struct job *job, int stream, const char *data,
 		if (len == 0 && (req->follow_base64 ||
 		    req->follow_utf8[stream].have == 0))
 			continue;
-		chunk = logbuf_chunk_json(stream, data, len,
-		    req->follow_base64, &req->follow_utf8[stream], final);
-		output_notify(req, job, chunk);
+		output_notify(req, job, stream, data, len, final);
 	}
+}
+
+/* The answer to logs with follow: {"job": JOB OBJECT}. */
+static void
+output_follow_done(struct request *req, struct job *job)
+{
+	const char	*text;
+	size_t		 len;
+
+	text = job_text(job, &len);
+	request_reply_text(req, "{\"job\":", text, len, "}");
 }
 
 /* Answers the followers once the job is exited and its pipes are closed. */
@@ -161,7 +262,7 @@ output_check_done(struct job *job)
 	if (job->state != PROTO_EXITED || output_open_streams(job) != 0)
 		return;
 	while ((req = TAILQ_FIRST(&job->followers)) != NULL)
-		request_reply(req, json_pack("{s:o}", "job", job_json(job)));
+		output_follow_done(req, job);
 }
 
 static void
@@ -248,7 +349,7 @@ output_free(struct job *job)
 		job->out_fd[i] = -1;
 	}
 	while ((req = TAILQ_FIRST(&job->followers)) != NULL)
-		request_reply(req, json_pack("{s:o}", "job", job_json(job)));
+		output_follow_done(req, job);
 	if (job->out_grace != NULL)
 		event_free(job->out_grace);
 	logbuf_clear(&job->log);

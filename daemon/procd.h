@@ -116,6 +116,7 @@ void		 client_accept(int, uid_t, pid_t);
 void		 client_refuse(int, int, const char *);
 void		 client_send(struct client *, json_t *);
 void		 client_send_line(struct client *, char *, size_t, int);
+void		 client_send_buffer(struct client *, struct evbuffer *);
 void		 client_close(struct client *);
 void		 client_request_done(struct client *);
 int		 client_flush_all(void);
@@ -124,7 +125,7 @@ void		 client_free_all(void);
 /* request.c */
 struct batch {
 	struct client	*client;
-	json_t		*responses;
+	struct evbuffer	*out;		/* the answers so far, comma-separated */
 	u_int		 outstanding;
 };
 
@@ -132,6 +133,7 @@ TAILQ_HEAD(requests, request);
 struct request {
 	struct client			*client;
 	json_t				*id;	/* NULL: notification */
+	char				*idtext; /* id as JSON text */
 	json_t				*params;
 	const struct method_entry	*method;
 	struct batch			*batch;
@@ -153,6 +155,9 @@ struct request {
 };
 void		 request_line(struct client *, const char *, size_t);
 enum method_return request_reply(struct request *, json_t *);
+enum method_return request_reply_text(struct request *, const char *,
+		     const char *, size_t, const char *);
+enum method_return request_reply_job(struct request *, struct job *);
 enum method_return request_error(struct request *, int, const char *, ...)
 		     __attribute__((format(printf, 3, 4)));
 enum method_return request_error_data(struct request *, int, json_t *,
@@ -220,11 +225,10 @@ struct logbuf {
 void		 logbuf_init(struct logbuf *, size_t);
 void		 logbuf_clear(struct logbuf *);
 void		 logbuf_append(struct logbuf *, int, const char *, size_t);
-json_t		*logbuf_chunk_json(int, const char *, size_t, int,
-		     struct proto_utf8 *, int);
+typedef void	(*logbuf_cb)(int, const char *, size_t, int, void *);
 const char	*logbuf_stream_name(int);
-json_t		*logbuf_records(const struct logbuf *, int, long long, int, int,
-		     struct proto_utf8 [2]);
+void		 logbuf_walk(const struct logbuf *, int, long long, logbuf_cb,
+		     void *);
 
 /* output.c */
 int		 output_mode_parse(const char *);
@@ -234,6 +238,8 @@ void		 output_abort(struct job *, int [2]);
 void		 output_started(struct job *, int [2]);
 int		 output_open_streams(const struct job *);
 void		 output_replay(struct request *, struct job *, long long);
+void		 output_records(struct job *, int, long long, int,
+		     struct evbuffer *);
 void		 output_check_done(struct job *);
 void		 output_reaped(struct job *);
 void		 output_free(struct job *);
@@ -244,6 +250,11 @@ struct job {
 	char			*name;
 	json_t			*argv;
 	char			*cwd;
+	char			*name_text;	/* as JSON strings */
+	char			*argv_text;
+	char			*cwd_text;
+	char			*text;		/* the job object; NULL: stale */
+	size_t			 textlen;
 	pid_t			 pid;
 	uid_t			 uid;
 	int			 daemon;
@@ -301,7 +312,7 @@ void		 job_stop_all(int);
 int		 job_signal(struct job *, int, int);
 void		 job_reaped(struct job *, int, const struct rusage *);
 void		 job_close(struct job *);
-json_t		*job_json(const struct job *);
+const char	*job_text(struct job *, size_t *);
 u_int		 job_alive_count(void);
 
 /* spawn.c */
@@ -318,7 +329,7 @@ void		 reap_free(void);
 struct subscription;
 void		 feed_init(void);
 void		 feed_free(void);
-void		 feed_emit(const char *, const struct job *);
+void		 feed_emit(const char *, struct job *);
 long long	 feed_last_seq(void);
 long long	 feed_subscribe(struct client *, long long *, size_t,
 		     long long);

@@ -153,3 +153,46 @@ proto_encode(const json_t *msg, size_t *len)
 		*len = n + 1;
 	return (text);
 }
+
+/*
+ * Writes s (valid UTF-8, len bytes) as the inside of a JSON string, without
+ * the quotes, into out (room for proto_json_quote_bound(len)). Returns the
+ * bytes written.
+ */
+size_t
+proto_json_quote(const char *s, size_t len, char *out)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	size_t			 i, o = 0;
+	unsigned char		 ch;
+
+	for (i = 0; i < len; i++) {
+		ch = (unsigned char)s[i];
+		if (ch == '"' || ch == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)ch;
+		} else if (ch == '\n') {
+			out[o++] = '\\';
+			out[o++] = 'n';
+		} else if (ch == '\t') {
+			out[o++] = '\\';
+			out[o++] = 't';
+		} else if (ch == '\r') {
+			out[o++] = '\\';
+			out[o++] = 'r';
+		} else if (ch < 0x20 || ch == 0x7f) {
+			memcpy(out + o, "\\u00", 4);
+			out[o + 4] = hex[ch >> 4];
+			out[o + 5] = hex[ch & 15];
+			o += 6;
+		} else
+			out[o++] = (char)ch;
+	}
+	return (o);
+}
+
+size_t
+proto_json_quote_bound(size_t len)
+{
+	return (len * 6 + 1);
+}

@@ -102,6 +102,8 @@ json_t		*proto_error_new(json_t *, int, const char *, json_t *);
 /* Compact JSON plus "\n", malloc'd; NULL on failure. */
 char		*proto_encode(const json_t *, size_t *);
 char		*proto_dump(const json_t *);
+size_t		 proto_json_quote(const char *, size_t, char *);
+size_t		 proto_json_quote_bound(size_t);
 
 /*
  * params.c: table-driven parameter checks. A null member counts as absent.
