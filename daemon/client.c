@@ -33,6 +33,7 @@ static void	client_read(struct bufferevent *, void *);
 static void	client_write(struct bufferevent *, void *);
 static void	client_event(struct bufferevent *, short, void *);
 static void	client_maybe_finish(struct client *);
+static void	client_write(struct bufferevent *, void *);
 
 /* Reads and drops what the peer sent but procd will not read, so that the
  * close is seen as an end of file and not as a reset. */
@@ -325,10 +326,8 @@ client_last_byte(struct evbuffer *in)
 }
 
 static void
-client_read(struct bufferevent *bev, void *arg)
+client_read_lines(struct client *c, struct evbuffer *in)
 {
-	struct client		*c = arg;
-	struct evbuffer		*in = bufferevent_get_input(bev);
 	struct evbuffer_ptr	 start, nl;
 	const char		*data;
 	size_t			 len, linelen, used, max;
@@ -364,6 +363,40 @@ client_read(struct bufferevent *bev, void *arg)
 			request_line(c, data, linelen);
 		evbuffer_drain(in, used);
 	}
+}
+
+/*
+ * Writes the answers at once rather than on the next loop turn: a client
+ * waiting for one answer gets it sooner, for two fewer epoll calls.
+ */
+static void
+client_write_now(struct client *c)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	int		 n;
+
+	if (evbuffer_get_length(out) == 0)
+		return;
+	/* The bufferevent keeps the start of its output frozen. */
+	evbuffer_unfreeze(out, 1);
+	n = evbuffer_write_atmost(out, bufferevent_getfd(c->bev),
+	    CLIENT_WRITE_CHUNK);
+	evbuffer_freeze(out, 1);
+	if (n == -1 && errno != EAGAIN && errno != EINTR)
+		log_debug("client %u: write: %s", c->id, strerror(errno));
+	/* The bufferevent calls client_write only after its own writes. */
+	if (n > 0 && evbuffer_get_length(out) == 0)
+		client_write(c->bev, c);
+}
+
+static void
+client_read(struct bufferevent *bev, void *arg)
+{
+	struct client	*c = arg;
+
+	client_read_lines(c, bufferevent_get_input(bev));
+	if (!(c->flags & CLIENT_DEAD))
+		client_write_now(c);
 }
 
 /* Output drained: feed replays, or finish a closing client. */
