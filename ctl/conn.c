@@ -30,29 +30,11 @@
 struct conn *
 conn_open(const char *path)
 {
-	struct sockaddr_un	 sun;
-	struct conn		*conn;
-	int			 fd, saved;
+	struct conn	*conn;
+	int		 fd;
 
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof sun.sun_path) {
-		errno = ENAMETOOLONG;
+	if ((fd = proto_connect(path)) == -1)
 		return (NULL);
-	}
-	memcpy(sun.sun_path, path, strlen(path));
-
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return (NULL);
-	while (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
-		if (errno == EINTR)
-			continue;
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return (NULL);
-	}
-
 	conn = xcalloc(1, sizeof *conn);
 	conn->fd = fd;
 	conn->sigfd = -1;

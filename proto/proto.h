@@ -56,6 +56,7 @@ int		 proto_state_parse(const char *);
 
 /* path.c */
 char		*proto_socket_path(const char *);
+int		 proto_connect(const char *);
 
 /*
  * frame.c: find the next line in buf. Returns 1 and sets *linelen (the

@@ -33,21 +33,12 @@
 struct conn *
 conn_open(const char *path)
 {
-	struct sockaddr_un	 sun;
-	struct conn		*c;
-	int			 fd, saved;
+	struct conn	*c;
+	int		 fd, saved;
 
-	memset(&sun, 0, sizeof sun);
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof sun.sun_path) {
-		errno = ENAMETOOLONG;
+	if ((fd = proto_connect(path)) == -1)
 		return (NULL);
-	}
-	memcpy(sun.sun_path, path, strlen(path));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return (NULL);
-	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1 ||
-	    fcntl(fd, F_SETFL, O_NONBLOCK) == -1) {
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1) {
 		saved = errno;
 		close(fd);
 		errno = saved;
