@@ -33,10 +33,11 @@ static void	client_read(struct bufferevent *, void *);
 static void	client_write(struct bufferevent *, void *);
 static void	client_event(struct bufferevent *, short, void *);
 static void	client_maybe_finish(struct client *);
-static void	client_write(struct bufferevent *, void *);
 
-/* Reads and drops what the peer sent but procd will not read, so that the
- * close is seen as an end of file and not as a reset. */
+/*
+ * Reads and drops what the peer sent but procd will not read, so that the
+ * close is seen as an end of file and not as a reset.
+ */
 static void
 client_discard_input(int fd)
 {
