@@ -17,7 +17,7 @@
 #include "procd.h"
 
 static void
-batch_release(struct batch *b)
+request_batch_release(struct batch *b)
 {
 	size_t	len;
 
@@ -73,7 +73,7 @@ request_free(struct request *req)
 		c->npending--;
 	}
 	if (req->batch != NULL)
-		batch_release(req->batch);
+		request_batch_release(req->batch);
 	json_decref(req->id);
 	json_decref(req->params);
 	free(req->idtext);
@@ -270,6 +270,6 @@ request_line(struct client *c, const char *line, size_t len)
 	for (i = 0; i < msg.nrequests; i++)
 		request_dispatch(c, b, &msg.requests[i]);
 	if (b != NULL)
-		batch_release(b);
+		request_batch_release(b);
 	proto_message_clear(&msg);
 }
