@@ -24,6 +24,9 @@
 
 static void	output_read(int, short, void *);
 
+/* Pipes still open over all jobs: procd's clean stop waits for them. */
+u_int		output_streams_open;
+
 int
 output_mode_parse(const char *name)
 {
@@ -99,6 +102,7 @@ output_started(struct job *job, int wfd[2])
 		job->out_ev[i] = event_new(procd_base, job->out_fd[i],
 		    EV_READ | EV_PERSIST, output_read, job);
 		event_add(job->out_ev[i], NULL);
+		output_streams_open++;
 	}
 }
 
@@ -274,11 +278,13 @@ output_close_stream(struct job *job, int stream)
 	job->out_ev[stream] = NULL;
 	close(job->out_fd[stream]);
 	job->out_fd[stream] = -1;
+	output_streams_open--;
 	/* A character cut off at the end is replaced now. */
 	output_to_followers(job, stream, "", 0, 1);
 	if (output_open_streams(job) == 0 && job->out_grace != NULL)
 		evtimer_del(job->out_grace);
 	output_check_done(job);
+	procd_check_done();
 }
 
 static void
@@ -344,8 +350,10 @@ output_free(struct job *job)
 	for (i = 0; i < 2; i++) {
 		if (job->out_ev[i] != NULL)
 			event_free(job->out_ev[i]);
-		if (job->out_fd[i] != -1)
+		if (job->out_fd[i] != -1) {
 			close(job->out_fd[i]);
+			output_streams_open--;
+		}
 		job->out_fd[i] = -1;
 	}
 	while ((req = TAILQ_FIRST(&job->followers)) != NULL)

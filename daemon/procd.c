@@ -212,11 +212,16 @@ procd_done(int fd, short events, void *arg)
 	procd_flush(-1, 0, NULL);
 }
 
-/* Called whenever a process exits: is the clean stop complete? */
+/*
+ * Called whenever a process exits or a job's output ends: is the clean
+ * stop complete? Output gets its grace period, so that followers are
+ * answered too.
+ */
 void
 procd_check_done(void)
 {
-	if (procd_stopping && job_alive_count() == 0)
+	if (procd_stopping && job_alive_count() == 0 &&
+	    output_streams_open == 0)
 		event_active(procd_done_event, EV_TIMEOUT, 0);
 }
 

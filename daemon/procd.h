@@ -231,6 +231,7 @@ void		 logbuf_walk(const struct logbuf *, int, long long, logbuf_cb,
 		     void *);
 
 /* output.c */
+extern u_int	 output_streams_open;
 int		 output_mode_parse(const char *);
 void		 output_init(struct job *, int, size_t);
 int		 output_pipes(struct job *, int [2]);

@@ -159,3 +159,32 @@ def test_stop_waits_for_waiting_parents_children(procd_factory, tmp_path):
     assert rc == 0
     for j in (p, k, g):
         assert not pid_alive(j["pid"]), j
+
+
+def test_follower_answered_before_procd_exits(procd_factory, tmp_path):
+    # A logs follower gets the job's last words and its final answer
+    # before procd's clean stop ends, like a pending join does.
+    d = procd_factory()
+    c = d.connect()
+    ready = tmp_path / "ready"
+    # The subshell ignores TERM and holds the pipe for a moment after the
+    # job's own process has exited: procd waits for it (within the grace).
+    j = lc_start(c, ["sh", "-c", "(trap '' TERM; sleep 0.5; echo late) & "
+                     "trap 'echo bye; exit 0' TERM; touch %s; "
+                     "echo hi; while :; do sleep 0.05; done" % ready])
+    wait_until(lambda: ready.exists(), 10)
+    rid = c.request("logs", {"job": j["id"], "follow": True})
+    d.proc.send_signal(signal.SIGTERM)
+    data = ""
+    while True:
+        m = c.recv(timeout=15)
+        assert m is not None, "procd closed the connection before answering"
+        if m.get("method") == "log":
+            data += m["params"]["data"]
+            continue
+        assert m["id"] == rid, m
+        assert m["result"]["job"]["state"] == "exited", m
+        break
+    assert "hi\n" in data and "bye\n" in data and "late\n" in data, data
+    rc, _ = wait_exit(d, 15)
+    assert rc == 0
