@@ -2,13 +2,20 @@
 /*
  * Unit tests for proto/: request decoding and its JSON-RPC envelope rules,
  * line framing, parameter tables, signals, socket paths and envelopes, each
- * checked against the rules of procd-protocol(7).
+ * checked against the rules of procd-protocol(7); and the output encoders
+ * (UTF-8 with replacement, base64, JSON quoting), number precision and
+ * proto_connect.
  */
 
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1468,6 +1475,1000 @@ test_state_names(void **state)
 	assert_int_equal(proto_state_parse("EXITED"), -1);
 }
 
+/* --- proto_utf8_decode --- */
+
+/* A byte string and its length, for strings that may hold NUL. */
+#define B(s)	(s), sizeof(s) - 1
+/* U+FFFD REPLACEMENT CHARACTER in UTF-8. */
+#define R	"\xef\xbf\xbd"
+
+struct utf8_case {
+	const char	*in;
+	size_t		 inlen;
+	const char	*out;
+	size_t		 outlen;
+};
+
+/*
+ * Expected values generated once, offline, with /usr/bin/python3 (3.11):
+ * out = in.decode('utf-8', 'replace').encode('utf-8').
+ */
+static const struct utf8_case utf8_cases[] = {
+	{ B(""), B("") },
+	{ B("hello, world"), B("hello, world") },
+	{ B("\x00\x1f\x7f"), B("\x00\x1f\x7f") },
+	{ B("\xc3\xa9"), B("\xc3\xa9") },
+	{ B("\xe2\x82\xac"), B("\xe2\x82\xac") },
+	{ B("\xf0\x9f\x98\x80"), B("\xf0\x9f\x98\x80") },
+	{ B("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80z"),
+	    B("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80z") },
+	{ B("\xc2\x80\xc2\x85\xc2\x9f"), B("\xc2\x80\xc2\x85\xc2\x9f") },
+	{ B("\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbd"),
+	    B("\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80" R) },
+	{ B("\xf0\x90\x80\x80\xf4\x8f\xbf\xbf"),
+	    B("\xf0\x90\x80\x80\xf4\x8f\xbf\xbf") },
+	{ B("\x80"), B(R) },
+	{ B("\xbf\x80\x85\x9f"), B(R R R R) },
+	{ B("a\x80" "b"), B("a" R "b") },
+	{ B("\xc0\xaf"), B(R R) },
+	{ B("\xc1\xbf"), B(R R) },
+	{ B("\xf5\x80\x80\x80"), B(R R R R) },
+	{ B("\xf8\x88\x80\x80\x80"), B(R R R R R) },
+	{ B("\xfe\xff"), B(R R) },
+	{ B("\xe0\x80\x80"), B(R R R) },
+	{ B("\xe0\x9f\xbf"), B(R R R) },
+	{ B("\xf0\x80\x80\x80"), B(R R R R) },
+	{ B("\xf0\x8f\xbf\xbf"), B(R R R R) },
+	{ B("\xed\xa0\x80"), B(R R R) },
+	{ B("\xed\xbf\xbf\xed\xa0\x80\xed\xb0\x80"), B(R R R R R R R R R) },
+	{ B("\xf4\x90\x80\x80"), B(R R R R) },
+	{ B("\xf4\xbf\xbf\xbf"), B(R R R R) },
+	{ B("\xc3" "A"), B(R "A") },
+	{ B("\xe2\x82" "A"), B(R "A") },
+	{ B("\xe2" "A"), B(R "A") },
+	{ B("\xf0\x9f\x98" "A"), B(R "A") },
+	{ B("\xf0\x9f" "A"), B(R "A") },
+	{ B("\xf0" "A"), B(R "A") },
+	{ B("\xe2\x82\xe2\x82\xac"), B(R "\xe2\x82\xac") },
+	{ B("\xc3\xc3\xa9"), B(R "\xc3\xa9") },
+	{ B("a\xf1\x80\x80\xe1\x80\xc2" "b\x80" "c\x80\xbf" "d"),
+	    B("a" R R R "b" R "c" R R "d") },
+	{ B("\xe1\x80\xe2\xf0\x91\x92\xf1\xbf" "A"), B(R R R R "A") },
+	{ B("\xc2"), B(R) },
+	{ B("\xe2\x82"), B(R) },
+	{ B("\xf0\x9f\x98"), B(R) },
+	{ B("ab\xf4\x8f\xbf"), B("ab" R) },
+};
+
+/*
+ * A character split between two calls, the first not final: what each
+ * call returns. Generated offline with /usr/bin/python3 (3.11) from
+ * codecs.getincrementaldecoder('utf-8')('replace'): decode(first, False),
+ * then decode(second, True).
+ */
+struct utf8_split {
+	const char	*first;
+	size_t		 firstlen;
+	const char	*out1;
+	size_t		 out1len;
+	const char	*second;
+	size_t		 secondlen;
+	const char	*out2;
+	size_t		 out2len;
+};
+
+static const struct utf8_split utf8_splits[] = {
+	{ B("\xe2"), B(""), B("\x82\xac"), B("\xe2\x82\xac") },
+	{ B("\xe2\x82"), B(""), B("\xac"), B("\xe2\x82\xac") },
+	{ B("\xf0\x9f"), B(""), B("\x98\x80!"), B("\xf0\x9f\x98\x80!") },
+	{ B("x\xf0\x9f\x98"), B("x"), B("\x80"), B("\xf0\x9f\x98\x80") },
+	{ B("\xc3"), B(""), B("A"), B(R "A") },
+	{ B("\xf0\x9f\x98"), B(""), B("A"), B(R "A") },
+	{ B("\xe0"), B(""), B("\x80"), B(R R) },
+	{ B("\xed"), B(""), B("\xa0\x80"), B(R R R) },
+	{ B("\xf4"), B(""), B("\x90"), B(R R) },
+	{ B("\xe2\x82"), B(""), B(""), B(R) },
+};
+
+/* Bytes past an output bound that must stay untouched. */
+#define GUARD	16
+
+/*
+ * Decodes len bytes in one call into a buffer of exactly
+ * proto_utf8_bound(len) bytes (plus a guard that must stay untouched).
+ * Returns the length and leaves the text in *outp (to free).
+ */
+static size_t
+utf8_decode_once(struct proto_utf8 *st, const void *in, size_t len,
+    int final, char **outp)
+{
+	size_t	 bound = proto_utf8_bound(len), n, i;
+	char	*out;
+
+	out = malloc(bound + GUARD);
+	assert_non_null(out);
+	memset(out, 0x5a, bound + GUARD);
+	n = proto_utf8_decode(st, in, len, final, out);
+	assert_true(n <= bound);
+	for (i = bound; i < bound + GUARD; i++)
+		assert_int_equal(out[i], 0x5a);
+	*outp = out;
+	return (n);
+}
+
+static void
+expect_utf8(const char *in, size_t inlen, const char *want, size_t wantlen)
+{
+	struct proto_utf8	 st;
+	char			*out, *all;
+	size_t			 n, k, total;
+
+	/* In one final call. */
+	memset(&st, 0, sizeof st);
+	n = utf8_decode_once(&st, in, inlen, 1, &out);
+	assert_int_equal(n, wantlen);
+	assert_memory_equal(out, want, wantlen);
+	assert_int_equal(st.have, 0);
+	free(out);
+
+	/* A byte at a time, then an empty final call: the same text. */
+	all = malloc(wantlen + 1);
+	assert_non_null(all);
+	memset(&st, 0, sizeof st);
+	total = 0;
+	for (k = 0; k < inlen; k++) {
+		n = utf8_decode_once(&st, in + k, 1, 0, &out);
+		assert_true(total + n <= wantlen);
+		memcpy(all + total, out, n);
+		total += n;
+		free(out);
+	}
+	n = utf8_decode_once(&st, in, 0, 1, &out);
+	assert_true(total + n <= wantlen);
+	memcpy(all + total, out, n);
+	total += n;
+	free(out);
+	assert_int_equal(total, wantlen);
+	assert_memory_equal(all, want, wantlen);
+	assert_int_equal(st.have, 0);
+	free(all);
+}
+
+static void
+test_utf8_python(void **state)
+{
+	size_t	i;
+
+	assert_true(sizeof utf8_cases / sizeof utf8_cases[0] >= 20);
+	for (i = 0; i < sizeof utf8_cases / sizeof utf8_cases[0]; i++)
+		expect_utf8(utf8_cases[i].in, utf8_cases[i].inlen,
+		    utf8_cases[i].out, utf8_cases[i].outlen);
+}
+
+static void
+test_utf8_split(void **state)
+{
+	const struct utf8_split	*c;
+	struct proto_utf8	 st;
+	char			*out;
+	size_t			 i, n;
+
+	for (i = 0; i < sizeof utf8_splits / sizeof utf8_splits[0]; i++) {
+		c = &utf8_splits[i];
+		memset(&st, 0, sizeof st);
+		n = utf8_decode_once(&st, c->first, c->firstlen, 0, &out);
+		assert_int_equal(n, c->out1len);
+		assert_memory_equal(out, c->out1, n);
+		free(out);
+		n = utf8_decode_once(&st, c->second, c->secondlen, 1, &out);
+		assert_int_equal(n, c->out2len);
+		assert_memory_equal(out, c->out2, n);
+		assert_int_equal(st.have, 0);
+		free(out);
+	}
+}
+
+/* An incomplete sequence at the end is held until a later call. */
+static void
+test_utf8_held(void **state)
+{
+	struct proto_utf8	 st;
+	char			*out;
+	size_t			 n;
+
+	/* Held through any number of non-final calls, even empty ones. */
+	memset(&st, 0, sizeof st);
+	n = utf8_decode_once(&st, "ab\xf0\x9f", 4, 0, &out);
+	assert_int_equal(n, 2);
+	assert_memory_equal(out, "ab", 2);
+	free(out);
+	n = utf8_decode_once(&st, "", 0, 0, &out);
+	assert_int_equal(n, 0);
+	free(out);
+	n = utf8_decode_once(&st, "\x98", 1, 0, &out);
+	assert_int_equal(n, 0);
+	free(out);
+	n = utf8_decode_once(&st, "\x80\xe2", 2, 0, &out);
+	assert_int_equal(n, 4);
+	assert_memory_equal(out, "\xf0\x9f\x98\x80", 4);
+	free(out);
+	/* The end of the stream: one U+FFFD for what is held. */
+	n = utf8_decode_once(&st, "", 0, 1, &out);
+	assert_int_equal(n, 3);
+	assert_memory_equal(out, R, 3);
+	free(out);
+	assert_int_equal(st.have, 0);
+	n = utf8_decode_once(&st, "", 0, 1, &out);
+	assert_int_equal(n, 0);
+	free(out);
+
+	/* A final call ends a held sequence whatever it brings. */
+	memset(&st, 0, sizeof st);
+	n = utf8_decode_once(&st, "\xf4\x8f\xbf", 3, 0, &out);
+	assert_int_equal(n, 0);
+	free(out);
+	n = utf8_decode_once(&st, "\xbfz\xc3", 3, 1, &out);
+	assert_int_equal(n, 8);
+	assert_memory_equal(out, "\xf4\x8f\xbf\xbfz" R, 8);
+	free(out);
+	assert_int_equal(st.have, 0);
+}
+
+/* The bound holds when a held sequence meets bytes that all fail. */
+static void
+test_utf8_bound(void **state)
+{
+	struct proto_utf8	 st;
+	unsigned char		 in[64];
+	char			*out;
+	size_t			 len, n;
+
+	for (len = 0; len < sizeof in; len++) {
+		memset(&st, 0, sizeof st);
+		n = utf8_decode_once(&st, "\xf0\x9f\x98", 3, 0, &out);
+		assert_int_equal(n, 0);
+		free(out);
+		memset(in, 0xff, len);
+		n = utf8_decode_once(&st, in, len, 1, &out);
+		assert_int_equal(n, 3 * (len + 1));
+		free(out);
+	}
+	/* A held sequence completed by the only byte of a call. */
+	memset(&st, 0, sizeof st);
+	n = utf8_decode_once(&st, "\xf0\x9f\x98", 3, 0, &out);
+	free(out);
+	n = utf8_decode_once(&st, "\x80", 1, 0, &out);
+	assert_int_equal(n, 4);
+	free(out);
+}
+
+/*
+ * A reference decoder for the exhaustive checks, built another way: every
+ * scalar value (U+0000..U+10FFFF less the surrogates) is encoded, and each
+ * encoding and its prefixes are recorded. At each position the maximal
+ * subpart is the longest run of bytes that begins some encoding.
+ */
+struct utf8_ref {
+	/* Bitmaps over 1- to 3-byte strings, indexed by length. */
+	unsigned char	*prefix[4];
+	unsigned char	*whole[4];
+	uint32_t	*four;		/* 4-byte encodings, ascending */
+	size_t		 nfour;
+};
+
+#define REF_SET(map, i)	((map)[(i) >> 3] |= 1 << ((i) & 7))
+#define REF_GET(map, i)	(((map)[(i) >> 3] >> ((i) & 7)) & 1)
+
+static size_t
+ref_encode(uint32_t cp, unsigned char *b)
+{
+	if (cp < 0x80) {
+		b[0] = cp;
+		return (1);
+	}
+	if (cp < 0x800) {
+		b[0] = 0xc0 | cp >> 6;
+		b[1] = 0x80 | (cp & 0x3f);
+		return (2);
+	}
+	if (cp < 0x10000) {
+		b[0] = 0xe0 | cp >> 12;
+		b[1] = 0x80 | (cp >> 6 & 0x3f);
+		b[2] = 0x80 | (cp & 0x3f);
+		return (3);
+	}
+	b[0] = 0xf0 | cp >> 18;
+	b[1] = 0x80 | (cp >> 12 & 0x3f);
+	b[2] = 0x80 | (cp >> 6 & 0x3f);
+	b[3] = 0x80 | (cp & 0x3f);
+	return (4);
+}
+
+static uint32_t
+ref_key(const unsigned char *b, size_t k)
+{
+	uint32_t	key = 0;
+	size_t		i;
+
+	for (i = 0; i < k; i++)
+		key = key << 8 | b[i];
+	return (key);
+}
+
+static void
+ref_init(struct utf8_ref *ref)
+{
+	unsigned char	b[4];
+	uint32_t	cp;
+	size_t		n, k;
+
+	memset(ref, 0, sizeof *ref);
+	for (k = 1; k <= 3; k++) {
+		ref->prefix[k] = calloc(1, ((size_t)1 << (8 * k)) / 8);
+		ref->whole[k] = calloc(1, ((size_t)1 << (8 * k)) / 8);
+		assert_non_null(ref->prefix[k]);
+		assert_non_null(ref->whole[k]);
+	}
+	ref->four = calloc(0x100000, sizeof *ref->four);
+	assert_non_null(ref->four);
+	for (cp = 0; cp <= 0x10ffff; cp++) {
+		if (cp >= 0xd800 && cp <= 0xdfff)
+			continue;
+		n = ref_encode(cp, b);
+		for (k = 1; k <= n && k <= 3; k++)
+			REF_SET(ref->prefix[k], ref_key(b, k));
+		if (n <= 3)
+			REF_SET(ref->whole[n], ref_key(b, n));
+		else
+			ref->four[ref->nfour++] = ref_key(b, 4);
+	}
+	assert_int_equal(ref->nfour, 0x100000);
+}
+
+static void
+ref_free(struct utf8_ref *ref)
+{
+	size_t	k;
+
+	for (k = 1; k <= 3; k++) {
+		free(ref->prefix[k]);
+		free(ref->whole[k]);
+	}
+	free(ref->four);
+}
+
+static int
+ref_cmp(const void *a, const void *b)
+{
+	uint32_t	x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+/* Whether the k bytes at p are a whole encoding. */
+static int
+ref_whole(const struct utf8_ref *ref, const unsigned char *p, size_t k)
+{
+	uint32_t	key = ref_key(p, k);
+
+	if (k <= 3)
+		return (REF_GET(ref->whole[k], key));
+	return (bsearch(&key, ref->four, ref->nfour, sizeof key,
+	    ref_cmp) != NULL);
+}
+
+/* Whether the k bytes at p begin some encoding. */
+static int
+ref_prefix(const struct utf8_ref *ref, const unsigned char *p, size_t k)
+{
+	if (k <= 3)
+		return (REF_GET(ref->prefix[k], ref_key(p, k)));
+	return (ref_whole(ref, p, k));
+}
+
+static size_t
+ref_decode(const struct utf8_ref *ref, const unsigned char *p, size_t len,
+    char *out)
+{
+	size_t	i = 0, o = 0, k;
+
+	while (i < len) {
+		for (k = 0; k < 4 && i + k < len; k++) {
+			if (!ref_prefix(ref, p + i, k + 1))
+				break;
+		}
+		if (k > 0 && ref_whole(ref, p + i, k)) {
+			memcpy(out + o, p + i, k);
+			o += k;
+			i += k;
+		} else {
+			memcpy(out + o, R, 3);
+			o += 3;
+			i += k > 0 ? k : 1;
+		}
+	}
+	return (o);
+}
+
+/* Compares the decoder, in one call and split in two, with the reference. */
+static void
+ref_check(const struct utf8_ref *ref, const unsigned char *in, size_t len)
+{
+	struct proto_utf8	st;
+	char			want[32], got[32];
+	size_t			wantlen, n, k;
+
+	wantlen = ref_decode(ref, in, len, want);
+	for (k = 0; k <= len; k++) {
+		memset(&st, 0, sizeof st);
+		n = proto_utf8_decode(&st, in, k, k == len, got);
+		if (k < len)
+			n += proto_utf8_decode(&st, in + k, len - k, 1,
+			    got + n);
+		if (n == wantlen && memcmp(got, want, n) == 0 && st.have == 0)
+			continue;
+		fail_msg("utf8 %02x %02x %02x %02x (len %zu, split at %zu)",
+		    in[0], len > 1 ? in[1] : 0, len > 2 ? in[2] : 0,
+		    len > 3 ? in[3] : 0, len, k);
+	}
+}
+
+/* Bytes at the edges of the ranges UTF-8 gives meaning to. */
+static const unsigned char utf8_edges[] = {
+	0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1,
+	0xc2, 0xdf, 0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3,
+	0xf4, 0xf5, 0xf7, 0xf8, 0xfe, 0xff,
+};
+#define NEDGES	(sizeof utf8_edges / sizeof utf8_edges[0])
+
+/*
+ * Every 1- and 2-byte input, and 3- and 4-byte inputs made of the edge
+ * bytes, against the reference.
+ */
+static void
+test_utf8_exhaustive(void **state)
+{
+	struct utf8_ref	ref;
+	unsigned char	in[4];
+	char		out[64];
+	size_t		a, b, c, d, n;
+
+	ref_init(&ref);
+
+	/* The reference itself, on cases Python decided. */
+	for (a = 0; a < sizeof utf8_cases / sizeof utf8_cases[0]; a++) {
+		n = ref_decode(&ref, (const unsigned char *)utf8_cases[a].in,
+		    utf8_cases[a].inlen, out);
+		assert_int_equal(n, utf8_cases[a].outlen);
+		assert_memory_equal(out, utf8_cases[a].out, n);
+	}
+
+	for (a = 0; a < 256; a++) {
+		in[0] = a;
+		ref_check(&ref, in, 1);
+		for (b = 0; b < 256; b++) {
+			in[1] = b;
+			ref_check(&ref, in, 2);
+		}
+	}
+	for (a = 0; a < NEDGES; a++) {
+		in[0] = utf8_edges[a];
+		for (b = 0; b < NEDGES; b++) {
+			in[1] = utf8_edges[b];
+			for (c = 0; c < NEDGES; c++) {
+				in[2] = utf8_edges[c];
+				ref_check(&ref, in, 3);
+				for (d = 0; d < NEDGES; d++) {
+					in[3] = utf8_edges[d];
+					ref_check(&ref, in, 4);
+				}
+			}
+		}
+	}
+	ref_free(&ref);
+}
+
+/* --- proto_base64_* --- */
+
+
+/* Encodes into exactly proto_base64_bound(len) bytes; *outp to free. */
+static size_t
+base64_encode_checked(const void *in, size_t len, char **outp)
+{
+	size_t	 bound = proto_base64_bound(len), n, i;
+	char	*out;
+
+	out = malloc(bound + GUARD);
+	assert_non_null(out);
+	memset(out, 0x5a, bound + GUARD);
+	n = proto_base64_encode(in, len, out);
+	assert_int_equal(n, (len + 2) / 3 * 4);
+	assert_true(n < bound);
+	assert_int_equal(strlen(out), n);
+	for (i = bound; i < bound + GUARD; i++)
+		assert_int_equal(out[i], 0x5a);
+	*outp = out;
+	return (n);
+}
+
+/*
+ * Decodes into exactly len * 3 / 4 bytes; returns what the decoder did.
+ * *outp (to free) is set when it succeeded.
+ */
+static ssize_t
+base64_decode_checked(const char *in, size_t len, unsigned char **outp)
+{
+	size_t		 room = len * 3 / 4, i;
+	unsigned char	*out;
+	ssize_t		 n;
+
+	out = malloc(room + GUARD);
+	assert_non_null(out);
+	memset(out, 0x5a, room + GUARD);
+	n = proto_base64_decode(in, len, out);
+	assert_true(n == -1 || (n >= 0 && (size_t)n <= room));
+	for (i = room; i < room + GUARD; i++)
+		assert_int_equal(out[i], 0x5a);
+	if (n == -1) {
+		free(out);
+		out = NULL;
+	}
+	*outp = out;
+	return (n);
+}
+
+static void
+expect_base64(const void *in, size_t len, const char *want)
+{
+	unsigned char	*back;
+	char		*out;
+	size_t		 n;
+	ssize_t		 m;
+
+	n = base64_encode_checked(in, len, &out);
+	if (want != NULL)
+		assert_string_equal(out, want);
+	m = base64_decode_checked(out, n, &back);
+	assert_int_equal(m, len);
+	assert_memory_equal(back, in, len);
+	free(back);
+	free(out);
+}
+
+static void
+expect_base64_invalid(const char *in)
+{
+	unsigned char	*out;
+
+	assert_int_equal(base64_decode_checked(in, strlen(in), &out), -1);
+	assert_null(out);
+}
+
+/* RFC 4648, section 10. */
+static void
+test_base64_rfc4648(void **state)
+{
+	expect_base64("", 0, "");
+	expect_base64("f", 1, "Zg==");
+	expect_base64("fo", 2, "Zm8=");
+	expect_base64("foo", 3, "Zm9v");
+	expect_base64("foob", 4, "Zm9vYg==");
+	expect_base64("fooba", 5, "Zm9vYmE=");
+	expect_base64("foobar", 6, "Zm9vYmFy");
+
+	assert_int_equal(proto_base64_bound(0), 1);
+	assert_int_equal(proto_base64_bound(1), 5);
+	assert_int_equal(proto_base64_bound(3), 5);
+	assert_int_equal(proto_base64_bound(4), 9);
+}
+
+/* A small fixed generator (xorshift32), so failures repeat. */
+static uint32_t
+test_random(uint32_t *seed)
+{
+	uint32_t	x = *seed;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return (*seed = x);
+}
+
+static void
+test_base64_roundtrip(void **state)
+{
+	unsigned char	buf[256];
+	uint32_t	seed = 0x2545f491;
+	size_t		i, len;
+	int		round;
+
+	for (i = 0; i < 256; i++)
+		buf[i] = i;
+	expect_base64(buf, sizeof buf, NULL);
+	for (i = 0; i < 256; i++)
+		expect_base64(buf + i, 1, NULL);
+	/* The whole alphabet, and the last two characters. */
+	expect_base64("\x00\x10\x83\x10\x51\x87\x20\x92\x8b\x30\xd3\x8f\x41"
+	    "\x14\x93\x51\x55\x97\x61\x96\x9b\x71\xd7\x9f\x82\x18\xa3\x92\x59"
+	    "\xa7\xa2\x9a\xab\xb2\xdb\xaf\xc3\x1c\xb3\xd3\x5d\xb7\xe3\x9e\xbb"
+	    "\xf3\xdf\xbf", 48,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+	expect_base64("\xfb\xff", 2, "+/8=");
+
+	for (round = 0; round < 8; round++) {
+		for (len = 0; len <= 100; len++) {
+			for (i = 0; i < len; i++)
+				buf[i] = test_random(&seed) & 0xff;
+			expect_base64(buf, len, NULL);
+		}
+	}
+}
+
+static void
+test_base64_invalid(void **state)
+{
+	unsigned char	*out;
+
+	/* Length not a multiple of 4. */
+	expect_base64_invalid("Z");
+	expect_base64_invalid("Zm");
+	expect_base64_invalid("Zm9");
+	expect_base64_invalid("Zm9vY");
+	expect_base64_invalid("Zg=");
+	expect_base64_invalid("Zg");
+
+	/* Characters outside the alphabet. */
+	expect_base64_invalid("Zm9!");
+	expect_base64_invalid("Zm9-");
+	expect_base64_invalid("Zm9_");
+	expect_base64_invalid("Zm 9");
+	expect_base64_invalid("Zm9v\nYmFy");
+	expect_base64_invalid("Zm9v\xc3\xa9Zg");
+	expect_base64_invalid("Zm.v");
+	assert_int_equal(base64_decode_checked("Zm\0v", 4, &out), -1);
+	assert_int_equal(base64_decode_checked("Zm9v\0\0\0\0", 8, &out), -1);
+
+	/* Padding where it cannot be. */
+	expect_base64_invalid("Zm=v");
+	expect_base64_invalid("=Zm9");
+	expect_base64_invalid("Z===");
+	expect_base64_invalid("====");
+	expect_base64_invalid("Zg=A");
+	expect_base64_invalid("Zm9v====");
+	expect_base64_invalid("Zg==Zm9v");
+	expect_base64_invalid("Zm8=Zm9v");
+	expect_base64_invalid("Zg==Zg==");
+	expect_base64_invalid("Zm9vZ===");
+}
+
+/* --- proto_json_quote --- */
+
+static void
+expect_quote(const char *in, size_t len, const char *want)
+{
+	size_t	 bound = proto_json_quote_bound(len), n, i;
+	char	*out;
+
+	out = malloc(bound + GUARD);
+	assert_non_null(out);
+	memset(out, 0x5a, bound + GUARD);
+	n = proto_json_quote(in, len, out);
+	assert_true(n <= bound);
+	for (i = n; i < bound + GUARD; i++)
+		assert_int_equal(out[i], 0x5a);
+	assert_int_equal(n, strlen(want));
+	assert_memory_equal(out, want, n);
+	free(out);
+}
+
+static void
+test_json_quote(void **state)
+{
+	expect_quote(B(""), "");
+	expect_quote(B("plain text /"), "plain text /");
+	expect_quote(B("\""), "\\\"");
+	expect_quote(B("\\"), "\\\\");
+	expect_quote(B("a\"b\\c\\\""), "a\\\"b\\\\c\\\\\\\"");
+	expect_quote(B("\n\t\r"), "\\n\\t\\r");
+	expect_quote(B("\x00"), "\\u0000");
+	expect_quote(B("\x01\x08\x0b\x0c\x1b\x1f"),
+	    "\\u0001\\u0008\\u000b\\u000c\\u001b\\u001f");
+	expect_quote(B("\x7f"), "\\u007f");
+	expect_quote(B(" ~"), " ~");
+	expect_quote(B("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80" R),
+	    "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80" R);
+	expect_quote(B("\xc2\x80\xc2\x9f"), "\xc2\x80\xc2\x9f");
+	expect_quote(B("line\x00two\n"), "line\\u0000two\\n");
+
+	/* Six bytes for each control character. */
+	expect_quote(B("\x01\x02\x03"), "\\u0001\\u0002\\u0003");
+	assert_int_equal(proto_json_quote_bound(0), 1);
+	assert_int_equal(proto_json_quote_bound(3), 19);
+}
+
+/* The quoted text, in quotes, is JSON that jansson reads back as s. */
+static void
+expect_quote_parses(const char *s, size_t len)
+{
+	json_error_t	 error;
+	json_t		*v;
+	char		*text;
+	size_t		 n;
+
+	text = malloc(proto_json_quote_bound(len) + 2);
+	assert_non_null(text);
+	text[0] = '"';
+	n = proto_json_quote(s, len, text + 1);
+	text[n + 1] = '"';
+	/* \u0000 is a NUL jansson only allows when asked. */
+	v = json_loadb(text, n + 2, JSON_DECODE_ANY | JSON_ALLOW_NUL, &error);
+	if (v == NULL)
+		fail_msg("%s: %.*s", error.text, (int)(n + 2), text);
+	assert_true(json_is_string(v));
+	assert_int_equal(json_string_length(v), len);
+	assert_memory_equal(json_string_value(v), s, len);
+	json_decref(v);
+	free(text);
+}
+
+static void
+test_json_quote_jansson(void **state)
+{
+	static const char	*strings[] = {
+		"caf\xc3\xa9", "\xe2\x82\xac 5",
+		"\xf0\x9f\x98\x80\xf0\x9f\x98\x81",
+		"\xf4\x8f\xbf\xbf", "\xef\xbf\xbd", "\xc2\x80\xc2\x85\xdf\xbf",
+		"\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80",
+		"tab\there \"q\" back\\slash\r\n\x1b[0m\x7f",
+		"</script>\xe2\x80\xa8\xe2\x80\xa9",
+	};
+	char		c;
+	size_t		i;
+
+	for (i = 0; i < 0x80; i++) {
+		c = (char)i;
+		expect_quote_parses(&c, 1);
+	}
+	for (i = 0; i < sizeof strings / sizeof strings[0]; i++)
+		expect_quote_parses(strings[i], strlen(strings[i]));
+	expect_quote_parses("a\0b\0", 4);
+}
+
+/* --- proto_dump and proto_encode: numbers --- */
+
+/* The text of v, then read back with jansson; *textp to free. */
+static json_t *
+dump_load(json_t *v, char **textp)
+{
+	json_error_t	 error;
+	json_t		*back;
+	char		*text;
+
+	text = proto_dump(v);
+	assert_non_null(text);
+	back = json_loadb(text, strlen(text), JSON_DECODE_ANY, &error);
+	if (back == NULL)
+		fail_msg("%s: %s", error.text, text);
+	*textp = text;
+	return (back);
+}
+
+static void
+expect_real_exact(double d)
+{
+	json_t	*v, *back;
+	char	*text, *line;
+	size_t	 len;
+
+	v = json_real(d);
+	assert_non_null(v);
+	back = dump_load(v, &text);
+	assert_true(json_is_real(back));
+	if (json_real_value(back) != d)
+		fail_msg("%.17g printed as %s", d, text);
+	line = proto_encode(v, &len);
+	assert_non_null(line);
+	assert_int_equal(len, strlen(text) + 1);
+	assert_memory_equal(line, text, len - 1);
+	assert_int_equal(line[len - 1], '\n');
+	free(line);
+	free(text);
+	json_decref(back);
+	json_decref(v);
+}
+
+static void
+expect_dump(json_t *v, const char *want)
+{
+	char	*text;
+
+	assert_non_null(v);
+	text = proto_dump(v);
+	assert_non_null(text);
+	assert_string_equal(text, want);
+	free(text);
+	json_decref(v);
+}
+
+static void
+test_encode_real(void **state)
+{
+	static const double	 reals[] = {
+		0.1, 0.2, 0.3, 1.5, -2.25, 1.0 / 3, 2.0 / 3, 100.0, 1e21,
+		1e-7, 123456.789, 1.2345678901234567, 1.7976931348623157e308,
+		-1.7976931348623157e308, 5e-324, 2.2250738585072014e-308,
+		4.9406564584124654e-324, 9007199254740993.0,
+		0.30000000000000004,
+	};
+	json_t			*v, *back;
+	char			*text;
+	size_t			 i;
+
+	expect_dump(json_real(0.1), "0.1");
+	expect_dump(json_real(-0.1), "-0.1");
+	expect_dump(json_real(2.5), "2.5");
+	expect_dump(json_real(1.2345678901234567), "1.2345678901234567");
+	expect_dump(json_real(1.7976931348623157e308),
+	    "1.7976931348623157e308");
+	expect_dump(json_pack("[f, f]", 0.1, 0.5), "[0.1,0.5]");
+	expect_dump(json_pack("{s:f}", "t", 0.1), "{\"t\":0.1}");
+
+	for (i = 0; i < sizeof reals / sizeof reals[0]; i++)
+		expect_real_exact(reals[i]);
+
+	/* Nested, with a value that needs 17 digits next to ones that don't. */
+	v = json_pack("{s:[f, f, {s:f}], s:f}", "a", 0.1, 1.2345678901234567,
+	    "b", 5e-324, "c", 1.7976931348623157e308);
+	back = dump_load(v, &text);
+	assert_true(json_equal(v, back));
+	free(text);
+	json_decref(back);
+	json_decref(v);
+}
+
+static void
+test_encode_integer(void **state)
+{
+	json_t	*v, *back;
+	char	*text;
+
+	expect_dump(json_integer(0), "0");
+	expect_dump(json_integer(-1), "-1");
+	expect_dump(json_integer(9007199254740993LL), "9007199254740993");
+	expect_dump(json_integer(LLONG_MAX), "9223372036854775807");
+	expect_dump(json_integer(LLONG_MIN), "-9223372036854775808");
+	/* Integers stay integers next to reals that need every digit. */
+	expect_dump(json_pack("[I, f, i]", (json_int_t)123456789012345678LL,
+	    1.2345678901234567, 7),
+	    "[123456789012345678,1.2345678901234567,7]");
+
+	v = json_pack("{s:I, s:f}", "id", (json_int_t)LLONG_MAX, "x",
+	    0.1);
+	back = dump_load(v, &text);
+	assert_true(json_is_integer(json_object_get(back, "id")));
+	assert_true(json_equal(v, back));
+	free(text);
+	json_decref(back);
+	json_decref(v);
+}
+
+/* --- proto_connect --- */
+
+/* A fresh private folder under /tmp (short enough for sun_path). */
+static void
+temp_dir(char *dir, size_t size)
+{
+	snprintf(dir, size, "/tmp/test_proto.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+}
+
+/* A socket bound at path; listening unless listen_too is 0. */
+static int
+bound_socket(const char *path, int listen_too)
+{
+	struct sockaddr_un	sun;
+	int			fd;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	assert_true(strlen(path) < sizeof sun.sun_path);
+	memcpy(sun.sun_path, path, strlen(path));
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd != -1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+	if (listen_too)
+		assert_int_equal(listen(fd, 4), 0);
+	return (fd);
+}
+
+static void
+test_connect_too_long(void **state)
+{
+	struct sockaddr_un	sun;
+	char			path[sizeof sun.sun_path + 64];
+
+	/* No room for the NUL. */
+	memset(path, 'a', sizeof path);
+	path[0] = '/';
+	path[sizeof sun.sun_path] = '\0';
+	errno = 0;
+	assert_int_equal(proto_connect(path), -1);
+	assert_int_equal(errno, ENAMETOOLONG);
+
+	path[sizeof path - 1] = '\0';
+	memset(path + sizeof sun.sun_path, 'a', 63);
+	errno = 0;
+	assert_int_equal(proto_connect(path), -1);
+	assert_int_equal(errno, ENAMETOOLONG);
+
+	/* The longest that fits is looked up. */
+	memcpy(path, "/nonexistent-procd-test/", 24);
+	path[sizeof sun.sun_path - 1] = '\0';
+	errno = 0;
+	assert_int_equal(proto_connect(path), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
+static void
+test_connect_missing(void **state)
+{
+	char	dir[64], path[128];
+	int	fd;
+
+	temp_dir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/procd.sock", dir);
+
+	errno = 0;
+	assert_int_equal(proto_connect(path), -1);
+	assert_true(errno == ENOENT || errno == ECONNREFUSED);
+
+	/* A socket file nobody listens on any more. */
+	fd = bound_socket(path, 0);
+	close(fd);
+	errno = 0;
+	assert_int_equal(proto_connect(path), -1);
+	assert_int_equal(errno, ECONNREFUSED);
+
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static void
+test_connect(void **state)
+{
+	char	dir[64], path[128], c;
+	int	lfd, fd, afd, flags;
+
+	temp_dir(dir, sizeof dir);
+	snprintf(path, sizeof path, "%s/procd.sock", dir);
+	lfd = bound_socket(path, 1);
+
+	fd = proto_connect(path);
+	assert_true(fd >= 0);
+	flags = fcntl(fd, F_GETFD);
+	assert_true(flags != -1);
+	assert_true(flags & FD_CLOEXEC);
+	flags = fcntl(fd, F_GETFL);
+	assert_true(flags != -1);
+	assert_false(flags & O_NONBLOCK);
+
+	/* It is connected to our listener. */
+	afd = accept(lfd, NULL, NULL);
+	assert_true(afd >= 0);
+	assert_int_equal(write(fd, "x", 1), 1);
+	assert_int_equal(read(afd, &c, 1), 1);
+	assert_int_equal(c, 'x');
+	assert_int_equal(write(afd, "y", 1), 1);
+	assert_int_equal(read(fd, &c, 1), 1);
+	assert_int_equal(c, 'y');
+
+	close(afd);
+	close(fd);
+	close(lfd);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int
 main(void)
 {
@@ -1515,6 +2516,21 @@ main(void)
 		cmocka_unit_test(test_job_exit_status),
 		cmocka_unit_test(test_code_message),
 		cmocka_unit_test(test_state_names),
+		cmocka_unit_test(test_utf8_python),
+		cmocka_unit_test(test_utf8_split),
+		cmocka_unit_test(test_utf8_held),
+		cmocka_unit_test(test_utf8_bound),
+		cmocka_unit_test(test_utf8_exhaustive),
+		cmocka_unit_test(test_base64_rfc4648),
+		cmocka_unit_test(test_base64_roundtrip),
+		cmocka_unit_test(test_base64_invalid),
+		cmocka_unit_test(test_json_quote),
+		cmocka_unit_test(test_json_quote_jansson),
+		cmocka_unit_test(test_encode_real),
+		cmocka_unit_test(test_encode_integer),
+		cmocka_unit_test(test_connect_too_long),
+		cmocka_unit_test(test_connect_missing),
+		cmocka_unit_test(test_connect),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
