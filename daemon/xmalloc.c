@@ -32,15 +32,6 @@ xcalloc(size_t n, size_t size)
 	return (p);
 }
 
-void *
-xreallocarray(void *p, size_t n, size_t size)
-{
-	if ((p = reallocarray(p, n == 0 ? 1 : n, size == 0 ? 1 : size)) ==
-	    NULL)
-		fatal("reallocarray");
-	return (p);
-}
-
 char *
 xstrdup(const char *s)
 {
