@@ -10,11 +10,6 @@
 
 #include "procd.h"
 
-static const struct proto_param method_close_params[] = {
-	{ "job",	PROTO_P_JOB,	1 },
-	{ NULL,		0,		0 }
-};
-
 static enum method_return
 method_close_exec(struct request *req)
 {
@@ -37,5 +32,5 @@ method_close_exec(struct request *req)
 }
 
 const struct method_entry method_close_entry = {
-	"close", 0, method_close_params, method_close_exec
+	"close", 0, proto_params_job, method_close_exec
 };

@@ -9,10 +9,6 @@
 
 #include "procd.h"
 
-static const struct proto_param method_info_params[] = {
-	{ NULL,		0,		0 }
-};
-
 static enum method_return
 method_info_exec(struct request *req)
 {
@@ -35,5 +31,5 @@ method_info_exec(struct request *req)
 }
 
 const struct method_entry method_info_entry = {
-	"info", 0, method_info_params, method_info_exec
+	"info", 0, proto_params_none, method_info_exec
 };

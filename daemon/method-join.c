@@ -8,12 +8,6 @@
 
 #include "procd.h"
 
-static const struct proto_param method_join_params[] = {
-	{ "job",	PROTO_P_JOB,		1 },
-	{ "timeout",	PROTO_P_SECONDS,	0 },
-	{ NULL,		0,			0 }
-};
-
 /* Answers a join with job: exited, or not yet when timed_out is set. */
 static enum method_return
 method_join_reply(struct request *req, struct job *job, int timed_out)
@@ -67,5 +61,5 @@ method_join_exec(struct request *req)
 }
 
 const struct method_entry method_join_entry = {
-	"join", METHOD_NOTIFY_NOOP, method_join_params, method_join_exec
+	"join", METHOD_NOTIFY_NOOP, proto_params_join, method_join_exec
 };

@@ -9,12 +9,6 @@
 
 #include "procd.h"
 
-static const struct proto_param method_kill_params[] = {
-	{ "job",	PROTO_P_JOB,	1 },
-	{ "recursive",	PROTO_P_BOOL,	0 },
-	{ NULL,		0,		0 }
-};
-
 static enum method_return
 method_kill_exec(struct request *req)
 {
@@ -30,5 +24,5 @@ method_kill_exec(struct request *req)
 }
 
 const struct method_entry method_kill_entry = {
-	"kill", 0, method_kill_params, method_kill_exec
+	"kill", 0, proto_params_stop, method_kill_exec
 };

@@ -10,12 +10,6 @@
 
 #include "procd.h"
 
-static const struct proto_param method_list_params[] = {
-	{ "state",	PROTO_P_STATES,	0 },
-	{ "parent",	PROTO_P_JOB,	0 },
-	{ NULL,		0,		0 }
-};
-
 static void
 method_list_add(struct evbuffer *b, struct job *job, int mask)
 {
@@ -65,5 +59,5 @@ method_list_exec(struct request *req)
 }
 
 const struct method_entry method_list_entry = {
-	"list", 0, method_list_params, method_list_exec
+	"list", 0, proto_params_list, method_list_exec
 };

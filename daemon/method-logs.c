@@ -11,15 +11,6 @@
 
 #include "procd.h"
 
-static const struct proto_param method_logs_params[] = {
-	{ "job",	PROTO_P_JOB,	1 },
-	{ "stream",	PROTO_P_STRING,	0 },
-	{ "tail",	PROTO_P_UINT,	0 },
-	{ "follow",	PROTO_P_BOOL,	0 },
-	{ "encoding",	PROTO_P_STRING,	0 },
-	{ NULL,		0,		0 }
-};
-
 /* The stream param as a bit set of 1 << stream; -1 if unknown. */
 static int
 method_logs_streams(const char *name)
@@ -84,5 +75,5 @@ method_logs_exec(struct request *req)
 }
 
 const struct method_entry method_logs_entry = {
-	"logs", 0, method_logs_params, method_logs_exec
+	"logs", 0, proto_params_logs, method_logs_exec
 };

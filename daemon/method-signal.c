@@ -11,13 +11,6 @@
 
 #include "procd.h"
 
-static const struct proto_param method_signal_params[] = {
-	{ "job",	PROTO_P_JOB,	1 },
-	{ "signal",	PROTO_P_SIGNAL,	1 },
-	{ "group",	PROTO_P_BOOL,	0 },
-	{ NULL,		0,		0 }
-};
-
 static enum method_return
 method_signal_exec(struct request *req)
 {
@@ -34,5 +27,5 @@ method_signal_exec(struct request *req)
 }
 
 const struct method_entry method_signal_entry = {
-	"signal", 0, method_signal_params, method_signal_exec
+	"signal", 0, proto_params_signal, method_signal_exec
 };

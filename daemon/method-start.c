@@ -11,19 +11,6 @@
 
 #include "procd.h"
 
-static const struct proto_param method_start_params[] = {
-	{ "argv",		PROTO_P_ARGV,		1 },
-	{ "name",		PROTO_P_NAME,		0 },
-	{ "env",		PROTO_P_ENV,		0 },
-	{ "cwd",		PROTO_P_PATH,		0 },
-	{ "daemon",		PROTO_P_BOOL,		0 },
-	{ "parent",		PROTO_P_JOB,		0 },
-	{ "stop_timeout",	PROTO_P_SECONDS,	0 },
-	{ "output",		PROTO_P_STRING,		0 },
-	{ "log_limit",		PROTO_P_UINT,		0 },
-	{ NULL,			0,			0 }
-};
-
 /* Checks the parent param; answers req and returns -1 if it is unfit. */
 static int
 method_start_parent(struct request *req, struct job **parent)
@@ -98,5 +85,5 @@ method_start_exec(struct request *req)
 }
 
 const struct method_entry method_start_entry = {
-	"start", 0, method_start_params, method_start_exec
+	"start", 0, proto_params_start, method_start_exec
 };

@@ -7,11 +7,6 @@
 
 #include "procd.h"
 
-static const struct proto_param method_status_params[] = {
-	{ "job",	PROTO_P_JOB,	1 },
-	{ NULL,		0,		0 }
-};
-
 static enum method_return
 method_status_exec(struct request *req)
 {
@@ -23,5 +18,5 @@ method_status_exec(struct request *req)
 }
 
 const struct method_entry method_status_entry = {
-	"status", 0, method_status_params, method_status_exec
+	"status", 0, proto_params_job, method_status_exec
 };

@@ -11,12 +11,6 @@
 
 #include "procd.h"
 
-static const struct proto_param method_subscribe_params[] = {
-	{ "jobs",	PROTO_P_JOBS,	0 },
-	{ "since",	PROTO_P_UINT,	0 },
-	{ NULL,		0,		0 }
-};
-
 /*
  * Resolves the jobs param to ids: names of jobs not closed, or any id ever
  * given. Answers req and returns -1 if one is unknown.
@@ -83,5 +77,5 @@ method_subscribe_exec(struct request *req)
 }
 
 const struct method_entry method_subscribe_entry = {
-	"subscribe", 0, method_subscribe_params, method_subscribe_exec
+	"subscribe", 0, proto_params_subscribe, method_subscribe_exec
 };

@@ -10,12 +10,6 @@
 
 #include "procd.h"
 
-static const struct proto_param method_terminate_params[] = {
-	{ "job",	PROTO_P_JOB,	1 },
-	{ "recursive",	PROTO_P_BOOL,	0 },
-	{ NULL,		0,		0 }
-};
-
 static enum method_return
 method_terminate_exec(struct request *req)
 {
@@ -31,5 +25,5 @@ method_terminate_exec(struct request *req)
 }
 
 const struct method_entry method_terminate_entry = {
-	"terminate", 0, method_terminate_params, method_terminate_exec
+	"terminate", 0, proto_params_stop, method_terminate_exec
 };

@@ -7,11 +7,6 @@
 
 #include "procd.h"
 
-static const struct proto_param method_unsubscribe_params[] = {
-	{ "subscription",	PROTO_P_UINT,	1 },
-	{ NULL,			0,		0 }
-};
-
 static enum method_return
 method_unsubscribe_exec(struct request *req)
 {
@@ -27,5 +22,5 @@ method_unsubscribe_exec(struct request *req)
 }
 
 const struct method_entry method_unsubscribe_entry = {
-	"unsubscribe", 0, method_unsubscribe_params, method_unsubscribe_exec
+	"unsubscribe", 0, proto_params_unsubscribe, method_unsubscribe_exec
 };

@@ -135,6 +135,18 @@ struct proto_param {
 
 int		 proto_params_check(const json_t *, const struct proto_param *,
 		     char **);
+
+/* methods.c: the params of each method. */
+extern const struct proto_param	proto_params_start[];
+extern const struct proto_param	proto_params_join[];
+extern const struct proto_param	proto_params_stop[];
+extern const struct proto_param	proto_params_signal[];
+extern const struct proto_param	proto_params_job[];
+extern const struct proto_param	proto_params_list[];
+extern const struct proto_param	proto_params_none[];
+extern const struct proto_param	proto_params_logs[];
+extern const struct proto_param	proto_params_subscribe[];
+extern const struct proto_param	proto_params_unsubscribe[];
 int		 proto_name_valid(const char *);
 /* A state filter as a bit set (1 << state); -1 with *cause if unknown. */
 int		 proto_states_mask(const json_t *, char **);

@@ -23,25 +23,6 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static const struct proto_param fuzz_join[] = {
-	{ "job", PROTO_P_JOB, 1 },
-	{ "timeout", PROTO_P_SECONDS, 0 },
-	{ NULL, 0, 0 },
-};
-
-static const struct proto_param fuzz_start[] = {
-	{ "argv", PROTO_P_ARGV, 1 },
-	{ "name", PROTO_P_NAME, 0 },
-	{ "env", PROTO_P_ENV, 0 },
-	{ "cwd", PROTO_P_PATH, 0 },
-	{ "daemon", PROTO_P_BOOL, 0 },
-	{ "parent", PROTO_P_JOB, 0 },
-	{ "stop_timeout", PROTO_P_SECONDS, 0 },
-	{ "output", PROTO_P_STRING, 0 },
-	{ "log_limit", PROTO_P_UINT, 0 },
-	{ NULL, 0, 0 },
-};
-
 static const struct proto_param fuzz_misc[] = {
 	{ "job", PROTO_P_JOB, 0 },
 	{ "state", PROTO_P_STATES, 0 },
@@ -53,12 +34,11 @@ static const struct proto_param fuzz_misc[] = {
 	{ NULL, 0, 0 },
 };
 
-static const struct proto_param fuzz_none[] = {
-	{ NULL, 0, 0 },
-};
-
 static const struct proto_param *const fuzz_specs[] = {
-	fuzz_join, fuzz_start, fuzz_misc, fuzz_none,
+	proto_params_start, proto_params_join, proto_params_stop,
+	proto_params_signal, proto_params_job, proto_params_list,
+	proto_params_none, proto_params_logs, proto_params_subscribe,
+	proto_params_unsubscribe, fuzz_misc,
 };
 
 static int

@@ -736,34 +736,11 @@ test_frame_sequence(void **state)
 
 /* --- proto_params_check --- */
 
-static const struct proto_param spec_join[] = {
-	{ "job", PROTO_P_JOB, 1 },
-	{ "timeout", PROTO_P_SECONDS, 0 },
-	{ NULL, 0, 0 },
-};
-
-static const struct proto_param spec_start[] = {
-	{ "argv", PROTO_P_ARGV, 1 },
-	{ "name", PROTO_P_NAME, 0 },
-	{ "env", PROTO_P_ENV, 0 },
-	{ "cwd", PROTO_P_PATH, 0 },
-	{ "daemon", PROTO_P_BOOL, 0 },
-	{ "parent", PROTO_P_JOB, 0 },
-	{ "stop_timeout", PROTO_P_SECONDS, 0 },
-	{ "output", PROTO_P_STRING, 0 },
-	{ "log_limit", PROTO_P_UINT, 0 },
-	{ NULL, 0, 0 },
-};
-
 static const struct proto_param spec_misc[] = {
 	{ "state", PROTO_P_STATES, 0 },
 	{ "signal", PROTO_P_SIGNAL, 0 },
 	{ "jobs", PROTO_P_JOBS, 0 },
 	{ "any", PROTO_P_ANY, 0 },
-	{ NULL, 0, 0 },
-};
-
-static const struct proto_param spec_none[] = {
 	{ NULL, 0, 0 },
 };
 
@@ -800,38 +777,38 @@ check(const char *text, const struct proto_param *spec, const char *want)
 static void
 test_params_basic(void **state)
 {
-	assert_int_equal(check(NULL, spec_none, NULL), 0);
-	assert_int_equal(check("{}", spec_none, NULL), 0);
+	assert_int_equal(check(NULL, proto_params_none, NULL), 0);
+	assert_int_equal(check("{}", proto_params_none, NULL), 0);
 	assert_int_equal(check(NULL, spec_misc, NULL), 0);
-	assert_int_equal(check(NULL, spec_join, "'job' is required"), -1);
-	assert_int_equal(check("{}", spec_join, "'job' is required"), -1);
-	assert_int_equal(check("{\"job\":1}", spec_join, NULL), 0);
-	assert_int_equal(check("{\"job\":1,\"timeout\":2.5}", spec_join,
+	assert_int_equal(check(NULL, proto_params_join, "'job' is required"), -1);
+	assert_int_equal(check("{}", proto_params_join, "'job' is required"), -1);
+	assert_int_equal(check("{\"job\":1}", proto_params_join, NULL), 0);
+	assert_int_equal(check("{\"job\":1,\"timeout\":2.5}", proto_params_join,
 	    NULL), 0);
 
 	/* Not an object. */
-	assert_int_equal(check("[1]", spec_join, "object"), -1);
-	assert_int_equal(check("[]", spec_none, "object"), -1);
-	assert_int_equal(check("1", spec_none, "object"), -1);
+	assert_int_equal(check("[1]", proto_params_join, "object"), -1);
+	assert_int_equal(check("[]", proto_params_none, "object"), -1);
+	assert_int_equal(check("1", proto_params_none, "object"), -1);
 
 	/* Unknown member. */
-	assert_int_equal(check("{\"job\":1,\"bogus\":1}", spec_join,
+	assert_int_equal(check("{\"job\":1,\"bogus\":1}", proto_params_join,
 	    "'bogus' is not a known param"), -1);
-	assert_int_equal(check("{\"x\":null}", spec_none, "'x'"), -1);
-	assert_int_equal(check("{\"Job\":1}", spec_join, "'Job'"), -1);
+	assert_int_equal(check("{\"x\":null}", proto_params_none, "'x'"), -1);
+	assert_int_equal(check("{\"Job\":1}", proto_params_join, "'Job'"), -1);
 }
 
 static void
 test_params_null(void **state)
 {
 	/* null counts as absent. */
-	assert_int_equal(check("{\"job\":1,\"timeout\":null}", spec_join,
+	assert_int_equal(check("{\"job\":1,\"timeout\":null}", proto_params_join,
 	    NULL), 0);
-	assert_int_equal(check("{\"job\":null}", spec_join,
+	assert_int_equal(check("{\"job\":null}", proto_params_join,
 	    "'job' is required"), -1);
 	assert_int_equal(check("{\"argv\":[\"x\"],\"name\":null,\"env\":null,"
 	    "\"cwd\":null,\"daemon\":null,\"parent\":null,\"stop_timeout\":"
-	    "null,\"output\":null,\"log_limit\":null}", spec_start, NULL), 0);
+	    "null,\"output\":null,\"log_limit\":null}", proto_params_start, NULL), 0);
 	assert_int_equal(check("{\"state\":null,\"signal\":null,\"jobs\":null,"
 	    "\"any\":null}", spec_misc, NULL), 0);
 }
@@ -839,107 +816,107 @@ test_params_null(void **state)
 static void
 test_params_job(void **state)
 {
-	assert_int_equal(check("{\"job\":1}", spec_join, NULL), 0);
-	assert_int_equal(check("{\"job\":\"web\"}", spec_join, NULL), 0);
-	assert_int_equal(check("{\"job\":1.5}", spec_join, "'job'"), -1);
-	assert_int_equal(check("{\"job\":true}", spec_join, "'job'"), -1);
-	assert_int_equal(check("{\"job\":[1]}", spec_join, "'job'"), -1);
-	assert_int_equal(check("{\"job\":{}}", spec_join, "'job'"), -1);
+	assert_int_equal(check("{\"job\":1}", proto_params_join, NULL), 0);
+	assert_int_equal(check("{\"job\":\"web\"}", proto_params_join, NULL), 0);
+	assert_int_equal(check("{\"job\":1.5}", proto_params_join, "'job'"), -1);
+	assert_int_equal(check("{\"job\":true}", proto_params_join, "'job'"), -1);
+	assert_int_equal(check("{\"job\":[1]}", proto_params_join, "'job'"), -1);
+	assert_int_equal(check("{\"job\":{}}", proto_params_join, "'job'"), -1);
 }
 
 static void
 test_params_seconds(void **state)
 {
-	assert_int_equal(check("{\"job\":1,\"timeout\":0}", spec_join, NULL),
+	assert_int_equal(check("{\"job\":1,\"timeout\":0}", proto_params_join, NULL),
 	    0);
-	assert_int_equal(check("{\"job\":1,\"timeout\":0.0}", spec_join,
+	assert_int_equal(check("{\"job\":1,\"timeout\":0.0}", proto_params_join,
 	    NULL), 0);
-	assert_int_equal(check("{\"job\":1,\"timeout\":0.001}", spec_join,
+	assert_int_equal(check("{\"job\":1,\"timeout\":0.001}", proto_params_join,
 	    NULL), 0);
-	assert_int_equal(check("{\"job\":1,\"timeout\":1000000000}", spec_join,
+	assert_int_equal(check("{\"job\":1,\"timeout\":1000000000}", proto_params_join,
 	    NULL), 0);
-	assert_int_equal(check("{\"job\":1,\"timeout\":1e9}", spec_join, NULL),
+	assert_int_equal(check("{\"job\":1,\"timeout\":1e9}", proto_params_join, NULL),
 	    0);
-	assert_int_equal(check("{\"job\":1,\"timeout\":-1}", spec_join,
+	assert_int_equal(check("{\"job\":1,\"timeout\":-1}", proto_params_join,
 	    "'timeout'"), -1);
-	assert_int_equal(check("{\"job\":1,\"timeout\":-0.001}", spec_join,
+	assert_int_equal(check("{\"job\":1,\"timeout\":-0.001}", proto_params_join,
 	    "'timeout'"), -1);
 	assert_int_equal(check("{\"job\":1,\"timeout\":1000000001}",
-	    spec_join, "'timeout'"), -1);
+	    proto_params_join, "'timeout'"), -1);
 	assert_int_equal(check("{\"job\":1,\"timeout\":1.0000001e9}",
-	    spec_join, "'timeout'"), -1);
-	assert_int_equal(check("{\"job\":1,\"timeout\":1e308}", spec_join,
+	    proto_params_join, "'timeout'"), -1);
+	assert_int_equal(check("{\"job\":1,\"timeout\":1e308}", proto_params_join,
 	    "'timeout'"), -1);
-	assert_int_equal(check("{\"job\":1,\"timeout\":\"1\"}", spec_join,
+	assert_int_equal(check("{\"job\":1,\"timeout\":\"1\"}", proto_params_join,
 	    "'timeout'"), -1);
-	assert_int_equal(check("{\"job\":1,\"timeout\":true}", spec_join,
+	assert_int_equal(check("{\"job\":1,\"timeout\":true}", proto_params_join,
 	    "'timeout'"), -1);
 	assert_int_equal(check("{\"argv\":[\"x\"],\"stop_timeout\":-5}",
-	    spec_start, "'stop_timeout'"), -1);
+	    proto_params_start, "'stop_timeout'"), -1);
 }
 
 static void
 test_params_types(void **state)
 {
 	/* argv */
-	assert_int_equal(check("{\"argv\":[\"sleep\",\"1\"]}", spec_start,
+	assert_int_equal(check("{\"argv\":[\"sleep\",\"1\"]}", proto_params_start,
 	    NULL), 0);
-	assert_int_equal(check("{\"argv\":[\"\"]}", spec_start, NULL), 0);
-	assert_int_equal(check("{\"argv\":[]}", spec_start, "'argv'"), -1);
-	assert_int_equal(check("{\"argv\":[\"a\",1]}", spec_start, "'argv'"),
+	assert_int_equal(check("{\"argv\":[\"\"]}", proto_params_start, NULL), 0);
+	assert_int_equal(check("{\"argv\":[]}", proto_params_start, "'argv'"), -1);
+	assert_int_equal(check("{\"argv\":[\"a\",1]}", proto_params_start, "'argv'"),
 	    -1);
-	assert_int_equal(check("{\"argv\":[\"a\",null]}", spec_start,
+	assert_int_equal(check("{\"argv\":[\"a\",null]}", proto_params_start,
 	    "'argv'"), -1);
-	assert_int_equal(check("{\"argv\":\"sleep 1\"}", spec_start, "'argv'"),
+	assert_int_equal(check("{\"argv\":\"sleep 1\"}", proto_params_start, "'argv'"),
 	    -1);
-	assert_int_equal(check("{\"name\":\"x\"}", spec_start,
+	assert_int_equal(check("{\"name\":\"x\"}", proto_params_start,
 	    "'argv' is required"), -1);
 
 	/* bool */
 	assert_int_equal(check("{\"argv\":[\"x\"],\"daemon\":true}",
-	    spec_start, NULL), 0);
+	    proto_params_start, NULL), 0);
 	assert_int_equal(check("{\"argv\":[\"x\"],\"daemon\":false}",
-	    spec_start, NULL), 0);
-	assert_int_equal(check("{\"argv\":[\"x\"],\"daemon\":1}", spec_start,
+	    proto_params_start, NULL), 0);
+	assert_int_equal(check("{\"argv\":[\"x\"],\"daemon\":1}", proto_params_start,
 	    "'daemon'"), -1);
 	assert_int_equal(check("{\"argv\":[\"x\"],\"daemon\":\"true\"}",
-	    spec_start, "'daemon'"), -1);
+	    proto_params_start, "'daemon'"), -1);
 
 	/* path */
-	assert_int_equal(check("{\"argv\":[\"x\"],\"cwd\":\"/\"}", spec_start,
+	assert_int_equal(check("{\"argv\":[\"x\"],\"cwd\":\"/\"}", proto_params_start,
 	    NULL), 0);
 	assert_int_equal(check("{\"argv\":[\"x\"],\"cwd\":\"/tmp/x\"}",
-	    spec_start, NULL), 0);
+	    proto_params_start, NULL), 0);
 	assert_int_equal(check("{\"argv\":[\"x\"],\"cwd\":\"tmp\"}",
-	    spec_start, "'cwd'"), -1);
-	assert_int_equal(check("{\"argv\":[\"x\"],\"cwd\":\"\"}", spec_start,
+	    proto_params_start, "'cwd'"), -1);
+	assert_int_equal(check("{\"argv\":[\"x\"],\"cwd\":\"\"}", proto_params_start,
 	    "'cwd'"), -1);
-	assert_int_equal(check("{\"argv\":[\"x\"],\"cwd\":1}", spec_start,
+	assert_int_equal(check("{\"argv\":[\"x\"],\"cwd\":1}", proto_params_start,
 	    "'cwd'"), -1);
 
 	/* string */
 	assert_int_equal(check("{\"argv\":[\"x\"],\"output\":\"null\"}",
-	    spec_start, NULL), 0);
-	assert_int_equal(check("{\"argv\":[\"x\"],\"output\":1}", spec_start,
+	    proto_params_start, NULL), 0);
+	assert_int_equal(check("{\"argv\":[\"x\"],\"output\":1}", proto_params_start,
 	    "'output'"), -1);
 
 	/* uint */
 	assert_int_equal(check("{\"argv\":[\"x\"],\"log_limit\":0}",
-	    spec_start, NULL), 0);
+	    proto_params_start, NULL), 0);
 	assert_int_equal(check("{\"argv\":[\"x\"],\"log_limit\":262144}",
-	    spec_start, NULL), 0);
+	    proto_params_start, NULL), 0);
 	assert_int_equal(check("{\"argv\":[\"x\"],\"log_limit\":-1}",
-	    spec_start, "'log_limit'"), -1);
+	    proto_params_start, "'log_limit'"), -1);
 	assert_int_equal(check("{\"argv\":[\"x\"],\"log_limit\":1.5}",
-	    spec_start, "'log_limit'"), -1);
+	    proto_params_start, "'log_limit'"), -1);
 	assert_int_equal(check("{\"argv\":[\"x\"],\"log_limit\":\"1\"}",
-	    spec_start, "'log_limit'"), -1);
+	    proto_params_start, "'log_limit'"), -1);
 
 	/* parent is a JOB */
 	assert_int_equal(check("{\"argv\":[\"x\"],\"parent\":\"web\"}",
-	    spec_start, NULL), 0);
+	    proto_params_start, NULL), 0);
 	assert_int_equal(check("{\"argv\":[\"x\"],\"parent\":false}",
-	    spec_start, "'parent'"), -1);
+	    proto_params_start, "'parent'"), -1);
 
 	/* jobs */
 	assert_int_equal(check("{\"jobs\":[1,\"web\"]}", spec_misc, NULL), 0);
@@ -974,24 +951,24 @@ test_params_types(void **state)
 static void
 test_params_env(void **state)
 {
-	assert_int_equal(check("{\"argv\":[\"x\"],\"env\":{}}", spec_start,
+	assert_int_equal(check("{\"argv\":[\"x\"],\"env\":{}}", proto_params_start,
 	    NULL), 0);
 	assert_int_equal(check("{\"argv\":[\"x\"],\"env\":{\"A\":\"1\","
-	    "\"B\":null,\"C\":\"\",\"D\":\"x=y\"}}", spec_start, NULL), 0);
+	    "\"B\":null,\"C\":\"\",\"D\":\"x=y\"}}", proto_params_start, NULL), 0);
 	assert_int_equal(check("{\"argv\":[\"x\"],\"env\":{\"A=B\":\"x\"}}",
-	    spec_start, "'env'"), -1);
+	    proto_params_start, "'env'"), -1);
 	assert_int_equal(check("{\"argv\":[\"x\"],\"env\":{\"=\":\"x\"}}",
-	    spec_start, "'env'"), -1);
+	    proto_params_start, "'env'"), -1);
 	assert_int_equal(check("{\"argv\":[\"x\"],\"env\":{\"\":\"x\"}}",
-	    spec_start, "'env'"), -1);
+	    proto_params_start, "'env'"), -1);
 	assert_int_equal(check("{\"argv\":[\"x\"],\"env\":{\"A\":1}}",
-	    spec_start, "'env'"), -1);
+	    proto_params_start, "'env'"), -1);
 	assert_int_equal(check("{\"argv\":[\"x\"],\"env\":{\"A\":[]}}",
-	    spec_start, "'env'"), -1);
+	    proto_params_start, "'env'"), -1);
 	assert_int_equal(check("{\"argv\":[\"x\"],\"env\":[\"A=1\"]}",
-	    spec_start, "'env'"), -1);
+	    proto_params_start, "'env'"), -1);
 	assert_int_equal(check("{\"argv\":[\"x\"],\"env\":\"A=1\"}",
-	    spec_start, "'env'"), -1);
+	    proto_params_start, "'env'"), -1);
 }
 
 static void
@@ -1000,13 +977,13 @@ test_params_name(void **state)
 	char	name[80], *text;
 
 	assert_int_equal(check("{\"argv\":[\"x\"],\"name\":\"web\"}",
-	    spec_start, NULL), 0);
+	    proto_params_start, NULL), 0);
 
 	memset(name, 'a', 64);
 	name[64] = '\0';
 	assert_int_equal(asprintf(&text, "{\"argv\":[\"x\"],\"name\":\"%s\"}",
 	    name) == -1, 0);
-	assert_int_equal(check(text, spec_start, NULL), 0);
+	assert_int_equal(check(text, proto_params_start, NULL), 0);
 	free(text);
 	assert_true(proto_name_valid(name));
 
@@ -1014,21 +991,21 @@ test_params_name(void **state)
 	name[65] = '\0';
 	assert_int_equal(asprintf(&text, "{\"argv\":[\"x\"],\"name\":\"%s\"}",
 	    name) == -1, 0);
-	assert_int_equal(check(text, spec_start, "'name'"), -1);
+	assert_int_equal(check(text, proto_params_start, "'name'"), -1);
 	free(text);
 	assert_false(proto_name_valid(name));
 
 	assert_int_equal(check("{\"argv\":[\"x\"],\"name\":\"123\"}",
-	    spec_start, "'name'"), -1);
+	    proto_params_start, "'name'"), -1);
 	assert_int_equal(check("{\"argv\":[\"x\"],\"name\":\"job-12\"}",
-	    spec_start, "'name'"), -1);
+	    proto_params_start, "'name'"), -1);
 	assert_int_equal(check("{\"argv\":[\"x\"],\"name\":\"job-x\"}",
-	    spec_start, NULL), 0);
-	assert_int_equal(check("{\"argv\":[\"x\"],\"name\":\"\"}", spec_start,
+	    proto_params_start, NULL), 0);
+	assert_int_equal(check("{\"argv\":[\"x\"],\"name\":\"\"}", proto_params_start,
 	    "'name'"), -1);
 	assert_int_equal(check("{\"argv\":[\"x\"],\"name\":\"a b\"}",
-	    spec_start, "'name'"), -1);
-	assert_int_equal(check("{\"argv\":[\"x\"],\"name\":7}", spec_start,
+	    proto_params_start, "'name'"), -1);
+	assert_int_equal(check("{\"argv\":[\"x\"],\"name\":7}", proto_params_start,
 	    "'name'"), -1);
 
 	assert_true(proto_name_valid("a"));
@@ -1379,7 +1356,7 @@ test_encode_decode(void **state)
 	assert_int_equal(req->error, 0);
 	assert_string_equal(req->method, "join");
 	assert_id_string(req->id, "r");
-	assert_int_equal(proto_params_check(req->params, spec_join, &cause), 0);
+	assert_int_equal(proto_params_check(req->params, proto_params_join, &cause), 0);
 	assert_null(cause);
 	proto_message_clear(&msg);
 	free(line);
