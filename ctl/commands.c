@@ -579,37 +579,22 @@ commands_run_wait(struct procctl *ctl, json_t *id, json_int_t request,
 	}
 }
 
-/*
- * Waits until the job's output is complete and returns its status. A
- * procd without logs is still joined, so run works with it too.
- */
+/* Waits until the job's output is complete and returns its status. */
 static int
 commands_run_follow(struct procctl *ctl, struct commands_follow *f,
     json_t *id)
 {
-	json_t		*reply, *result, *params, *job;
-	json_int_t	 request;
-	int		 code, status;
+	json_t	*reply, *result;
+	int	 code, status;
 
 	if (commands_run_wait(ctl, id, f->request, &reply) == -1)
 		return (PROCCTL_EXIT_ERROR);
-	result = procctl_reply_result(reply, &code);
-	if (result == NULL && code == PROTO_METHOD_NOT_FOUND) {
-		json_decref(reply);
-		params = json_object();
-		json_object_set(params, "job", id);
-		if ((request = conn_send(ctl->conn, "join", params)) == -1 ||
-		    commands_run_wait(ctl, id, request, &reply) == -1)
-			return (PROCCTL_EXIT_ERROR);
-		job = result = procctl_reply_result(reply, &code);
-	} else
-		job = json_object_get(result, "job");
-	if (result == NULL) {
+	if ((result = procctl_reply_result(reply, &code)) == NULL) {
 		procctl_reply_warn(reply);
 		json_decref(reply);
 		return (PROCCTL_EXIT_ERROR);
 	}
-	status = proto_job_exit_status(job);
+	status = proto_job_exit_status(json_object_get(result, "job"));
 	json_decref(reply);
 	if (status == -1) {
 		commands_invalid();

@@ -126,6 +126,20 @@ client_refuse(int fd, int code, const char *message)
 	close(fd);
 }
 
+/* Would len more bytes pass c's output limit? Then c is cut off. */
+static int
+client_over_limit(struct client *c, size_t len)
+{
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) + len <=
+	    procd_config.max_output)
+		return (0);
+	log_warnx("client %u (uid %u pid %ld): more than %zu bytes of output "
+	    "queued; closing", c->id, (unsigned)c->uid, (long)c->pid,
+	    procd_config.max_output);
+	client_close(c);
+	return (1);
+}
+
 static void
 client_free_line(const void *line, size_t len, void *arg)
 {
@@ -164,13 +178,8 @@ client_send_line(struct client *c, char *line, size_t len, int nolimit)
 		return;
 	}
 	out = bufferevent_get_output(c->bev);
-	if (!nolimit &&
-	    evbuffer_get_length(out) + len > procd_config.max_output) {
-		log_warnx("client %u (uid %u pid %ld): more than %zu bytes "
-		    "of output queued; closing", c->id, (unsigned)c->uid,
-		    (long)c->pid, procd_config.max_output);
+	if (!nolimit && client_over_limit(c, len)) {
 		free(line);
-		client_close(c);
 		return;
 	}
 	if (evbuffer_add_reference(out, line, len, client_free_line,
@@ -189,14 +198,8 @@ client_send_buffer(struct client *c, struct evbuffer *buf)
 	if (c->flags & CLIENT_DEAD)
 		return;
 	out = bufferevent_get_output(c->bev);
-	if (evbuffer_get_length(out) + evbuffer_get_length(buf) >
-	    procd_config.max_output) {
-		log_warnx("client %u (uid %u pid %ld): more than %zu bytes "
-		    "of output queued; closing", c->id, (unsigned)c->uid,
-		    (long)c->pid, procd_config.max_output);
-		client_close(c);
+	if (client_over_limit(c, evbuffer_get_length(buf)))
 		return;
-	}
 	evbuffer_add_buffer(out, buf);
 }
 

@@ -83,7 +83,7 @@ listen_mkdirs(const char *path)
  * is not a socket stops procd; a stale socket is removed.
  */
 static void
-listen_clear(const char *path, const struct sockaddr_un *sun)
+listen_clear(const char *path)
 {
 	struct stat	sb;
 	int		fd;
@@ -95,13 +95,10 @@ listen_clear(const char *path, const struct sockaddr_un *sun)
 	}
 	if (!S_ISSOCK(sb.st_mode))
 		fatalx("%s exists and is not a socket; not touching it", path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		fatal("socket");
-	if (connect(fd, (const struct sockaddr *)sun, sizeof *sun) == 0)
+	if ((fd = proto_connect(path)) != -1)
 		fatalx("another procd is already listening on %s", path);
 	if (errno != ECONNREFUSED)
 		fatal("cannot check socket %s", path);
-	close(fd);
 	log_info("removing stale socket %s", path);
 	if (unlink(path) == -1 && errno != ENOENT)
 		fatal("cannot remove stale socket %s", path);
@@ -120,7 +117,7 @@ listen_create(const char *path)
 		fatalx("socket path too long: %s", path);
 	strcpy(sun.sun_path, path);
 	listen_mkdirs(path);
-	listen_clear(path, &sun);
+	listen_clear(path);
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)

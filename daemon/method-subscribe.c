@@ -38,13 +38,7 @@ method_subscribe_ids(struct request *req, json_t *list, long long **ids,
 			continue;
 		}
 		free(*ids);
-		if (json_is_integer(ref))
-			request_error(req, PROTO_JOB_NOT_FOUND,
-			    "job not found: %lld", (long long)
-			    json_integer_value(ref));
-		else
-			request_error(req, PROTO_JOB_NOT_FOUND,
-			    "job not found: %s", json_string_value(ref));
+		method_job_not_found(req, ref);
 		return (-1);
 	}
 	return (0);

@@ -52,13 +52,20 @@ method_job(struct request *req, const char *key)
 	ref = json_object_get(req->params, key);
 	if ((job = job_lookup(ref)) != NULL)
 		return (job);
+	method_job_not_found(req, ref);
+	return (NULL);
+}
+
+/* Answers req with -32001 for the JOB param ref. */
+void
+method_job_not_found(struct request *req, const json_t *ref)
+{
 	if (json_is_integer(ref))
 		request_error(req, PROTO_JOB_NOT_FOUND, "job not found: %lld",
 		    (long long)json_integer_value(ref));
 	else
 		request_error(req, PROTO_JOB_NOT_FOUND, "job not found: %s",
 		    json_string_value(ref));
-	return (NULL);
 }
 
 /* A boolean param, def when absent or null. */

@@ -180,6 +180,7 @@ struct method_entry {
 };
 const struct method_entry *method_find(const char *);
 struct job	*method_job(struct request *, const char *);
+void		 method_job_not_found(struct request *, const json_t *);
 int		 method_bool(struct request *, const char *, int);
 double		 method_seconds(struct request *, const char *, double);
 const char	*method_string(struct request *, const char *);
