@@ -270,11 +270,13 @@ def wait_until(pred, timeout=10.0, interval=0.02):
 
 
 def pid_alive(pid):
-    """True while pid exists and is not a zombie."""
+    """True while pid exists and is not a zombie.  A process reaped between
+    the open and the read of its stat file makes the read fail with ESRCH
+    (ProcessLookupError), so both errors mean gone."""
     try:
         with open("/proc/%d/stat" % pid) as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         return False
 
 

@@ -51,7 +51,7 @@ def fds_of(pid):
     for fd in os.listdir("/proc/%d/fd" % pid):
         try:
             out[int(fd)] = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):
             pass
     return out
 
