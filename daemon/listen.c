@@ -36,6 +36,8 @@ static struct listener	 listeners[LISTEN_MAX];
 static int		 listeners_count;
 static char		*listen_path;		/* shown by info */
 static int		 listen_owned;		/* 1: procd made the file */
+static dev_t		 listen_dev;		/* ... and it is this one */
+static ino_t		 listen_ino;
 static int		 listen_paused;
 static struct event	*listen_retry;
 
@@ -104,6 +106,19 @@ listen_clear(const char *path)
 		fatal("cannot remove stale socket %s", path);
 }
 
+/* Notes which file procd's bind made, to remove only that one. */
+static void
+listen_remember(const char *path)
+{
+	struct stat	sb;
+
+	if (lstat(path, &sb) == -1)
+		fatal("cannot check %s", path);
+	listen_dev = sb.st_dev;
+	listen_ino = sb.st_ino;
+	listen_owned = 1;
+}
+
 static void
 listen_create(const char *path)
 {
@@ -126,7 +141,7 @@ listen_create(const char *path)
 	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1)
 		fatal("cannot bind %s", path);
 	umask(old);
-	listen_owned = 1;
+	listen_remember(path);
 	if (procd_config.socket_mode != -1 &&
 	    chmod(path, procd_config.socket_mode) == -1)
 		fatal("chmod %s", path);
@@ -221,6 +236,31 @@ listen_resume(void)
 		event_add(listeners[i].ev, NULL);
 }
 
+/*
+ * Removes the socket file procd created, if it is still that file: someone
+ * may have replaced it since (another procd's socket, or a file of their
+ * own), and that is not procd's to delete.
+ */
+static void
+listen_unlink(void)
+{
+	struct stat	sb;
+
+	if (!listen_owned || listen_path == NULL)
+		return;
+	if (lstat(listen_path, &sb) == -1) {
+		log_warn("cannot remove %s", listen_path);
+		return;
+	}
+	if (sb.st_dev != listen_dev || sb.st_ino != listen_ino) {
+		log_warnx("%s was replaced since procd created it; "
+		    "leaving it", listen_path);
+		return;
+	}
+	if (unlink(listen_path) == -1)
+		log_warn("cannot remove %s", listen_path);
+}
+
 /* Stops listening; removes the socket file only if procd created it. */
 void
 listen_close(void)
@@ -233,8 +273,7 @@ listen_close(void)
 	}
 	listeners_count = 0;
 	listen_paused = 0;
-	if (listen_owned && listen_path != NULL && unlink(listen_path) == -1)
-		log_warn("cannot remove %s", listen_path);
+	listen_unlink();
 	listen_owned = 0;
 	if (listen_retry != NULL)
 		event_free(listen_retry);

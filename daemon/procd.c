@@ -253,6 +253,21 @@ procd_free_all(void)
 		job_close(job);
 }
 
+/*
+ * A mask inherited from whoever started procd (a shell script, a test
+ * harness) would hold back SIGCHLD, SIGTERM and SIGINT for good: procd
+ * would never reap or stop. Start from an empty mask, SIGPIPE ignored.
+ */
+static void
+procd_unblock_signals(void)
+{
+	sigset_t	none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -264,7 +279,7 @@ main(int argc, char **argv)
 	procd_sanitize_stdio();
 	procd_parse(argc, argv);
 	log_init(procd_config.verbose);
-	signal(SIGPIPE, SIG_IGN);
+	procd_unblock_signals();
 	procd_pid = getpid();
 	clock_gettime(CLOCK_REALTIME, &procd_started);
 

@@ -253,6 +253,8 @@ request_line(struct client *c, const char *line, size_t len)
 	struct batch		*b = NULL;
 	size_t			 i;
 
+	if (proto_frame_blank(line, len))
+		return;
 	if (proto_decode(line, len, &msg) == -1)
 		fatalx("%s: out of memory", __func__);
 	if (msg.parse_error) {

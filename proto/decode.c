@@ -89,7 +89,8 @@ decode_request(json_t *v, struct proto_request *req)
 	}
 	id = json_object_get(v, "id");
 	if (id != NULL && !decode_id_readable(id)) {
-		decode_invalid(req, NULL,
+		decode_invalid(req, NULL, json_is_string(id) ?
+		    "strings must not hold NUL characters" :
 		    "id must be a string, a number or null");
 		return;
 	}

@@ -33,3 +33,19 @@ proto_frame_next(const char *buf, size_t len, size_t max, size_t *linelen,
 	*linelen = n;
 	return (1);
 }
+
+/*
+ * A line of spaces and tabs is as empty as "" to a person typing at socat;
+ * answering it with a parse error would only confuse them.
+ */
+int
+proto_frame_blank(const char *line, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++) {
+		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
+			return (0);
+	}
+	return (1);
+}

@@ -66,6 +66,8 @@ int		 proto_connect(const char *);
  */
 int		 proto_frame_next(const char *, size_t, size_t, size_t *,
 		     size_t *);
+/* frame.c: 1 if a line holds only JSON whitespace (nothing to answer). */
+int		 proto_frame_blank(const char *, size_t);
 
 /*
  * decode.c: one decoded line. A line is a single request or a batch; every

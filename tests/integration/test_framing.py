@@ -73,6 +73,17 @@ def test_empty_lines_ignored(conn):
     assert "pid" in conn.call("info")
 
 
+def test_blank_lines_ignored(conn):
+    """Lines of spaces and tabs are skipped like empty ones, at EOF too."""
+    conn.send_raw(b"   \n\t\r\n \t \r\r\n")
+    conn.send_raw(b'{"jsonrpc":"2.0","method":"info","id":1}\n  \t\n')
+    srv_check(conn.recv(), 1)
+    conn.expect_nothing()
+    conn.send_raw(b"  ")
+    conn.sock.shutdown(socket.SHUT_WR)
+    assert conn.sock.recv(100) == b""
+
+
 def test_byte_at_a_time(conn):
     job = start_sleeper(conn)
     for id, end in (("bytewise-\u00e9\u2603", b"\n"), (77, b"\r\n")):

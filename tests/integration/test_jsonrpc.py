@@ -357,6 +357,14 @@ def test_string_with_nul_is_invalid_request(conn, line):
     assert conn.call("list") == []
 
 
+def test_id_with_nul_says_why(conn):
+    """An id holding a NUL cannot be echoed as the client sent it: id null,
+    and a message about the NUL, not about the id's type."""
+    m = raw(conn, r'{"jsonrpc": "2.0", "method": "info", "id": "a\u0000b"}')
+    srv_check(m, None, -32600)
+    assert "NUL" in m["error"]["message"], m
+
+
 # --- nesting depth -----------------------------------------------------------
 
 def nest_arrays(n):

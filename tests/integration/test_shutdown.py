@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import (lc_err, lc_group_pids, lc_join, lc_start,
+from conftest import (PROCD, Conn, wait_for_socket, lc_err, lc_group_pids, lc_join, lc_start,
                       lc_start_term_ignoring, lc_status, lc_wait_state,
                       pid_alive, wait_until)
 
@@ -65,6 +65,25 @@ def test_stop_with_no_jobs(procd_factory):
     assert not os.path.exists(d.sock)
     # The connected client sees the connection end.
     assert c.read_line(5) is None
+
+
+def test_inherited_signal_mask_cleared(srv_spawn, tmp_path):
+    """procd started with SIGCHLD, SIGTERM and SIGINT blocked (a careless
+    parent) still reaps its jobs and still stops on SIGTERM."""
+    blocked = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+    sock = str(tmp_path / "procd.sock")
+    p = srv_spawn(tmp_path, [PROCD, "--socket", sock, "-v"],
+                  preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK, blocked))
+    wait_for_socket(sock, p.proc)
+    c = Conn(sock)
+    j = lc_start(c, ["true"])
+    j = c.call("join", {"job": j["id"], "timeout": 10})
+    assert j["state"] == "exited" and j["exitcode"] == 0, j
+    s = lc_start(c, ["sleep", "30"])
+    c.close()
+    p.proc.send_signal(signal.SIGTERM)
+    assert p.wait(10) == 0, p.stderr_text()
+    assert not pid_alive(s["pid"])
 
 
 def test_while_stopping_answers_all_but_start(procd_factory, tmp_path):

@@ -217,6 +217,36 @@ def test_clean_stop_removes_socket(tmp_path, srv_spawn, sig):
     assert not os.path.lexists(sock)
 
 
+def test_clean_stop_leaves_a_replaced_file(tmp_path, srv_spawn):
+    """Someone put a file of their own where procd's socket was: not procd's
+    to delete."""
+    sock = str(tmp_path / "procd.sock")
+    p = start(srv_spawn, tmp_path, sock)
+    os.unlink(sock)
+    with open(sock, "w") as f:
+        f.write("precious\n")
+    p.proc.send_signal(signal.SIGTERM)
+    assert p.wait(30) == 0, p.stderr_text()
+    with open(sock) as f:
+        assert f.read() == "precious\n"
+
+
+def test_clean_stop_leaves_another_daemons_socket(tmp_path, srv_spawn):
+    """A's socket was removed and B made a new one at the path: A's clean
+    stop must not cut B off."""
+    sock = str(tmp_path / "procd.sock")
+    a = start(srv_spawn, tmp_path / "a", sock)
+    os.unlink(sock)
+    b = start(srv_spawn, tmp_path / "b", sock)
+    a.proc.send_signal(signal.SIGTERM)
+    assert a.wait(30) == 0, a.stderr_text()
+    assert stat.S_ISSOCK(os.lstat(sock).st_mode)
+    assert Conn(sock).call("info")["pid"] == b.pid
+    b.proc.send_signal(signal.SIGTERM)
+    assert b.wait(30) == 0, b.stderr_text()
+    assert not os.path.lexists(sock)
+
+
 # --- path resolution ----------------------------------------------------------------------
 
 def run_ctl(args, env, **kw):

@@ -151,6 +151,29 @@ def test_ready_status_stopping(tmp_path, srv_spawn, notify):
     assert notify.count("READY=1") == 1
 
 
+def test_stuck_notify_reader_does_not_stop_procd(tmp_path, srv_spawn, notify):
+    """A manager that stops reading NOTIFY_SOCKET fills its queue; procd
+    keeps serving, and once the reader is back the newest STATUS= arrives."""
+    sock = str(tmp_path / "procd.sock")
+    p = srv_spawn(tmp_path, procd_argv(sock), env={"NOTIFY_SOCKET": notify.path})
+    notify.wait_for(lambda l: l == "READY=1")
+    c = Conn(sock)
+    # Each round changes the counts: far more STATUS= than the queue holds.
+    for _ in range(100):
+        j = c.call("start", {"argv": ["true"]}, timeout=5)
+        c.call("join", {"job": j["id"]}, timeout=5)
+        c.call("close", {"job": j["id"]}, timeout=5)
+    keep = c.call("start", {"argv": SLEEP}, timeout=5)
+    assert c.call("info", timeout=5)["jobs"]["running"] == 1
+    notify.wait_for(lambda l: l.startswith("STATUS=1 running, 0 stopping, "
+                                           "0 waiting, 0 exited"), timeout=5)
+    c.call("kill", {"job": keep["id"]})
+    c.close()
+    p.proc.send_signal(signal.SIGTERM)
+    notify.wait_for(lambda l: l == "STOPPING=1")
+    assert p.wait(30) == 0, p.stderr_text()
+
+
 def test_stopping_sent_before_jobs_are_stopped(tmp_path, srv_spawn, notify):
     sock = str(tmp_path / "procd.sock")
     p = srv_spawn(tmp_path, procd_argv(sock), env={"NOTIFY_SOCKET": notify.path})

@@ -667,6 +667,19 @@ test_frame(void **state)
 }
 
 static void
+test_frame_blank(void **state)
+{
+	assert_true(proto_frame_blank("", 0));
+	assert_true(proto_frame_blank(" \t \r", 4));
+	assert_false(proto_frame_blank(" x ", 3));
+	assert_false(proto_frame_blank("{}", 2));
+	/* A NUL byte is not whitespace: the decoder answers it. */
+	assert_false(proto_frame_blank(" \0", 2));
+	/* Neither is a form feed, which JSON does not allow. */
+	assert_false(proto_frame_blank("\f", 1));
+}
+
+static void
 test_frame_empty_line(void **state)
 {
 	size_t	linelen, used;
@@ -2472,6 +2485,7 @@ main(void)
 		cmocka_unit_test(test_decode_slow_path_parse_error),
 		cmocka_unit_test(test_decode_clear),
 		cmocka_unit_test(test_frame),
+		cmocka_unit_test(test_frame_blank),
 		cmocka_unit_test(test_frame_empty_line),
 		cmocka_unit_test(test_frame_limit),
 		cmocka_unit_test(test_frame_sequence),
