@@ -103,8 +103,16 @@ logbuf_append(struct logbuf *lb, int stream, const char *data, size_t len)
 }
 
 /*
- * Where the last `tail` lines of the selected streams start: sets *first
- * and *off to the record and offset. A final line without "\n" counts.
+ * Where the last `tail` lines of the selected streams start, per stream:
+ * sets first[s] and off[s] to the record and offset of stream s's first
+ * kept byte (first[s] NULL: all of it).
+ *
+ * Each stream is its own byte sequence, so its lines are its own: a line
+ * ends at its "\n", or, for a stream's unfinished last line, at its last
+ * byte. The kept lines are the `tail` whose ends came last. Walking back
+ * from the newest byte, every line end is counted; past the tail-th, the
+ * next line end met in each stream is the newest one it must drop, and
+ * that stream starts right after it.
  */
 static void
 logbuf_tail_start(const struct logbuf *lb, int streams, long long tail,
@@ -112,32 +120,31 @@ logbuf_tail_start(const struct logbuf *lb, int streams, long long tail,
 {
 	struct log_record	*r;
 	size_t			 i;
-	long long		 seen = 0;
-	int			 at_end = 1;
+	long long		 ends = 0;
+	int			 seen[2] = { 0, 0 }, fixed = 0, s;
 
-	*first = TAILQ_FIRST(&lb->records);
-	*off = *first != NULL ? (*first)->off : 0;
+	first[0] = first[1] = NULL;
+	off[0] = off[1] = 0;
 	if (tail < 0)
 		return;
 	TAILQ_FOREACH_REVERSE(r, &lb->records, log_records, entry) {
-		if (!(streams & (1 << r->stream)))
+		s = r->stream;
+		if (!(streams & (1 << s)) || (fixed & (1 << s)))
 			continue;
 		for (i = r->len; i > r->off; i--) {
-			if (r->data[i - 1] != '\n') {
-				at_end = 0;
+			/* A stream's last byte ends a line, "\n" or not. */
+			if (r->data[i - 1] != '\n' && seen[s]++ > 0)
 				continue;
-			}
-			/* The "\n" that ends the very last line opens none. */
-			if (at_end) {
-				at_end = 0;
+			seen[s] = 1;
+			if (ends++ < tail)
 				continue;
-			}
-			if (++seen == tail) {
-				*first = r;
-				*off = i;
-				return;
-			}
+			first[s] = r;
+			off[s] = i;
+			fixed |= 1 << s;
+			break;
 		}
+		if (fixed == streams)
+			return;
 	}
 }
 
@@ -149,31 +156,39 @@ logbuf_stream_name(int stream)
 
 /*
  * Calls cb for each retained chunk of the selected streams (a bit set of
- * 1 << stream), only the last tail lines if tail >= 0, in arrival order.
- * cb's last argument says the chunk is the last of its stream here.
+ * 1 << stream), only the last tail lines if tail >= 0, in arrival order;
+ * never with an empty chunk. cb's last argument says the chunk is the last
+ * of its stream here.
  */
 void
 logbuf_walk(const struct logbuf *lb, int streams, long long tail,
     logbuf_cb cb, void *arg)
 {
-	struct log_record	*r, *first, *last[2] = { NULL, NULL };
-	size_t			 off;
+	struct log_record	*r, *first[2], *last[2] = { NULL, NULL };
+	size_t			 off[2], from;
+	int			 started[2], s;
 
 	if (tail == 0)
 		return;
-	logbuf_tail_start(lb, streams, tail, &first, &off);
-	for (r = first; r != NULL; r = TAILQ_NEXT(r, entry)) {
+	logbuf_tail_start(lb, streams, tail, first, off);
+	TAILQ_FOREACH(r, &lb->records, entry) {
 		if (streams & (1 << r->stream))
 			last[r->stream] = r;
 	}
-	for (r = first; r != NULL; r = TAILQ_NEXT(r, entry)) {
-		if (!(streams & (1 << r->stream)))
+	started[0] = first[0] == NULL;
+	started[1] = first[1] == NULL;
+	TAILQ_FOREACH(r, &lb->records, entry) {
+		s = r->stream;
+		if (!(streams & (1 << s)))
 			continue;
-		if (r != first)
-			off = r->off;
-		if (off == r->len && r != last[r->stream])
-			continue;
-		cb(r->stream, r->data + off, r->len - off,
-		    r == last[r->stream], arg);
+		from = r->off;
+		if (!started[s]) {
+			if (r != first[s])
+				continue;
+			started[s] = 1;
+			from = off[s];
+		}
+		if (from < r->len)
+			cb(s, r->data + from, r->len - from, r == last[s], arg);
 	}
 }

@@ -147,16 +147,21 @@ output_notify(struct request *req, struct job *job, int stream,
     const char *data, size_t len, int final)
 {
 	struct evbuffer	*b;
+	size_t		 head;
 
 	if ((b = evbuffer_new()) == NULL)
 		fatalx("%s: evbuffer_new failed", __func__);
 	evbuffer_add_printf(b, "{\"jsonrpc\":\"2.0\",\"method\":\"log\","
 	    "\"params\":{\"request\":%s,\"job\":%lld,\"stream\":\"%s\","
 	    "\"data\":\"", req->idtext, job->id, logbuf_stream_name(stream));
+	head = evbuffer_get_length(b);
 	output_data(b, data, len, req->follow_base64,
 	    &req->follow_utf8[stream], final);
-	evbuffer_add(b, "\"}}\n", 4);
-	client_send_buffer(req->client, b);
+	/* Only the start of a split character: nothing to say yet. */
+	if (evbuffer_get_length(b) > head) {
+		evbuffer_add(b, "\"}}\n", 4);
+		client_send_buffer(req->client, b);
+	}
 	evbuffer_free(b);
 }
 
@@ -168,6 +173,9 @@ struct output_walk {
 	int		 base64;
 	int		 count;
 	struct proto_utf8 utf8[2];
+	struct evbuffer	*run;		/* bytes of one stream, in a row */
+	int		 run_stream;	/* -1: none */
+	int		 run_final;
 };
 
 static void
@@ -194,19 +202,51 @@ output_replay(struct request *req, struct job *job, long long tail)
 	    &w);
 }
 
+/*
+ * Writes the bytes gathered from one stream as one record, unless they
+ * decode to nothing (the start of a character the next record finishes).
+ */
+static void
+output_record_flush(struct output_walk *w)
+{
+	struct evbuffer	*data;
+	size_t		 len;
+
+	if (w->run_stream == -1)
+		return;
+	if ((data = evbuffer_new()) == NULL)
+		fatalx("%s: evbuffer_new failed", __func__);
+	len = evbuffer_get_length(w->run);
+	output_data(data, (const char *)evbuffer_pullup(w->run, -1), len,
+	    w->base64, &w->utf8[w->run_stream], w->run_final);
+	if (evbuffer_get_length(data) > 0) {
+		if (w->count++ > 0)
+			evbuffer_add(w->out, ",", 1);
+		evbuffer_add_printf(w->out, "{\"stream\":\"%s\",\"data\":\"",
+		    logbuf_stream_name(w->run_stream));
+		evbuffer_add_buffer(w->out, data);
+		evbuffer_add(w->out, "\"}", 2);
+	}
+	evbuffer_free(data);
+	evbuffer_drain(w->run, len);
+	w->run_stream = -1;
+}
+
+/*
+ * Chunks of one stream in a row make one record: a tail can skip the
+ * other stream's lines between them, and base64 must see the bytes whole.
+ */
 static void
 output_record_chunk(int stream, const char *data, size_t len, int last,
     void *arg)
 {
 	struct output_walk	*w = arg;
 
-	if (w->count++ > 0)
-		evbuffer_add(w->out, ",", 1);
-	evbuffer_add_printf(w->out, "{\"stream\":\"%s\",\"data\":\"",
-	    logbuf_stream_name(stream));
-	output_data(w->out, data, len, w->base64, &w->utf8[stream],
-	    last && !(w->open & (1 << stream)));
-	evbuffer_add(w->out, "\"}", 2);
+	if (w->run_stream != stream)
+		output_record_flush(w);
+	evbuffer_add(w->run, data, len);
+	w->run_stream = stream;
+	w->run_final = last && !(w->open & (1 << stream));
 }
 
 /*
@@ -224,8 +264,13 @@ output_records(struct job *job, int streams, long long tail, int base64,
 	w.out = out;
 	w.base64 = base64;
 	w.open = output_open_streams(job);
+	w.run_stream = -1;
+	if ((w.run = evbuffer_new()) == NULL)
+		fatalx("%s: evbuffer_new failed", __func__);
 	evbuffer_add(out, "{\"records\":[", 12);
 	logbuf_walk(&job->log, streams, tail, output_record_chunk, &w);
+	output_record_flush(&w);
+	evbuffer_free(w.run);
 	evbuffer_add_printf(out, "],\"truncated\":%s}",
 	    job->log.truncated ? "true" : "false");
 }

@@ -44,16 +44,35 @@ signal_realtime(const char *name)
 	return (base + sign * (int)n);
 }
 
+/*
+ * Names glibc's sigabbrev_np does not give: it knows signal 29 only as
+ * POLL, where kill(1), bash and Python say IO; CLD and IOT are the old
+ * names of CHLD and ABRT.
+ */
+static const struct {
+	const char	*name;
+	int		 signo;
+} signal_aliases[] = {
+	{ "IO",		SIGIO },
+	{ "CLD",	SIGCHLD },
+	{ "IOT",	SIGABRT },
+};
+
 int
 proto_signal_from_name(const char *name)
 {
 	const char	*abbrev;
+	size_t		 i;
 	int		 signo;
 
 	if (strncasecmp(name, "SIG", 3) == 0)
 		name += 3;
 	if (*name == '\0')
 		return (-1);
+	for (i = 0; i < sizeof signal_aliases / sizeof signal_aliases[0]; i++) {
+		if (strcasecmp(signal_aliases[i].name, name) == 0)
+			return (signal_aliases[i].signo);
+	}
 	for (signo = 1; signo <= SIGNAL_MAX; signo++) {
 		abbrev = sigabbrev_np(signo);
 		if (abbrev != NULL && strcasecmp(abbrev, name) == 0)
@@ -81,6 +100,9 @@ proto_signal_parse(const json_t *v)
 const char *
 proto_signal_name(int signo)
 {
+	/* The name people know it by (the first alias is the preferred). */
+	if (signo == SIGIO)
+		return ("IO");
 	return (sigabbrev_np(signo));
 }
 

@@ -305,6 +305,51 @@ def test_logs_tail_final_newline(conn):
     assert lg_text(lg_records(conn, j["id"], tail=2)["records"]) == "\n\n"
 
 
+def plain(records, decode=None):
+    """Records as (stream, data) pairs, exactly as procd sent them."""
+    return [(r["stream"], decode(r["data"]) if decode else r["data"]) for r in records]
+
+
+# Each stream's lines are its own: a line of stdout split by stderr output
+# is still one line, and a stream's unfinished last line ends where its
+# last byte came. Pieces of one stream left next to each other by the tail
+# make one record, and no record is ever empty.
+@pytest.mark.parametrize("steps,tail,want", [
+    ([(1, "a1\nA", 0.15), (2, "E1\n", 0.15), (1, "B\n")], 1,
+     [("stdout", "AB\n")]),
+    ([(1, "a1\nA", 0.15), (2, "E1\n", 0.15), (1, "B\n")], 2,
+     [("stdout", "A"), ("stderr", "E1\n"), ("stdout", "B\n")]),
+    ([(1, "a1\nA", 0.15), (2, "E1\n", 0.15), (1, "B\n")], 3,
+     [("stdout", "a1\nA"), ("stderr", "E1\n"), ("stdout", "B\n")]),
+    ([(2, "b2\nb3", 0.15), (1, "a4\n")], 1, [("stdout", "a4\n")]),
+    ([(2, "b2\nb3", 0.15), (1, "a4\n")], 2, [("stderr", "b3"), ("stdout", "a4\n")]),
+    ([(2, "b2\nb3", 0.15), (1, "a4\n")], 3, [("stderr", "b2\nb3"), ("stdout", "a4\n")]),
+    ([(1, "x\n", 0.15), (2, "e\n", 0.15), (1, "y\n")], 2,
+     [("stderr", "e\n"), ("stdout", "y\n")]),
+], ids=["split-1", "split-2", "split-3", "unfinished-1", "unfinished-2",
+        "unfinished-3", "newline-ends"])
+def test_logs_tail_lines_per_stream(conn, steps, tail, want):
+    j = run_steps(conn, steps)
+    r = lg_records(conn, j["id"], tail=tail)
+    assert plain(r["records"]) == want
+    r = lg_records(conn, j["id"], tail=tail, encoding="base64")
+    assert plain(r["records"], lg_b64) == [(s, d.encode()) for s, d in want]
+
+
+def test_logs_no_empty_record_for_a_split_character(conn):
+    """A character split by the other stream's output decodes whole, and
+    its first half is not sent as an empty record."""
+    euro = "\u20ac".encode()
+    j = run_steps(conn, [(1, euro[:2], 0.15), (2, "e\n", 0.15), (1, euro[2:] + b"\n")])
+    r = lg_records(conn, j["id"])
+    assert plain(r["records"]) == [("stderr", "e\n"), ("stdout", "\u20ac\n")]
+    assert all(rec["data"] for rec in lg_records(conn, j["id"], tail=1)["records"])
+    rid = conn.request("logs", {"job": j["id"], "follow": True})
+    notes, final = lg_follow_collect(conn, rid, j["id"])
+    assert [(p["stream"], p["data"]) for p in notes] == \
+        [("stderr", "e\n"), ("stdout", "\u20ac\n")]
+
+
 def test_logs_tail_no_output(conn):
     j = run_steps(conn, [])
     assert lg_records(conn, j["id"], tail=5) == {"records": [], "truncated": False}

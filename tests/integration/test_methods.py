@@ -327,6 +327,34 @@ def test_signal_by_number_and_name(conn, tmp_path):
     assert lc_join(conn, j["id"])["exitcode"] == -15
 
 
+# Signals whose default action does not end a sleep.
+SIG_NOT_FATAL = {signal.SIGCHLD, signal.SIGCONT, signal.SIGURG, signal.SIGWINCH,
+                 signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU}
+
+
+def test_signal_every_name_python_knows(conn):
+    """Every name of Python's signal module (aliases such as SIGIO, SIGPOLL,
+    SIGCLD and SIGIOT too), with and without SIG, names its number."""
+    names = [n for n in signal.Signals.__members__ if n.startswith("SIG")
+             and not n.startswith("SIG_")]
+    assert "SIGIO" in names and "SIGPOLL" in names
+    jobs = []
+    for name in names:
+        num = signal.Signals.__members__[name].value
+        for given in (name, name[3:].lower()):
+            if num in SIG_NOT_FATAL:
+                j = lc_start(conn, ["sleep", "30"])
+                conn.call("signal", {"job": j["id"], "signal": given})
+                conn.call("kill", {"job": j["id"]})
+                jobs.append((j, given, -9))
+            else:
+                j = lc_start(conn, ["sleep", "30"])
+                conn.call("signal", {"job": j["id"], "signal": given})
+                jobs.append((j, given, -num))
+    for j, given, code in jobs:
+        assert lc_join(conn, j["id"])["exitcode"] == code, given
+
+
 def test_signal_kills_but_state_reflects_exit_only(conn):
     j = lc_start(conn, ["sleep", "30"])
     r = conn.call("signal", {"job": j["id"], "signal": "KILL"})

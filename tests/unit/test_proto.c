@@ -1162,6 +1162,15 @@ test_signal_parse(void **state)
 	assert_int_equal(proto_signal_from_name("nope"), -1);
 	assert_string_equal(proto_signal_name(SIGTERM), "TERM");
 	assert_string_equal(proto_signal_name(SIGKILL), "KILL");
+
+	/* Names sigabbrev_np does not know. */
+	assert_int_equal(proto_signal_from_name("SIGIO"), SIGIO);
+	assert_int_equal(proto_signal_from_name("io"), SIGIO);
+	assert_int_equal(proto_signal_from_name("POLL"), SIGPOLL);
+	assert_int_equal(proto_signal_from_name("CLD"), SIGCHLD);
+	assert_int_equal(proto_signal_from_name("SIGIOT"), SIGABRT);
+	assert_int_equal(proto_signal_from_name("IOX"), -1);
+	assert_string_equal(proto_signal_name(SIGIO), "IO");
 }
 
 /* --- proto_socket_path --- */
