@@ -5,12 +5,20 @@
  * a duplicate or NUL-holding object key, so that such a request is answered
  * as invalid (with its id where that can still be read) rather than as a
  * parse error, and one bad entry does not spoil the rest of a batch.
+ *
+ * jansson also refuses a number it cannot hold (an integer beyond 64 bits,
+ * a real beyond double) although the text is JSON. Such a number is
+ * replaced by a marker string and the line decoded again: in params it is
+ * then "out of range" (-32602), as an id it cannot be echoed (-32600, id
+ * null), in a member procd ignores it is ignored.
  */
 
 #include "config.h"
 
 #include <sys/types.h>
 
+#include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +27,13 @@
 #define DECODE_FLAGS	(JSON_DECODE_ANY | JSON_ALLOW_NUL)
 #define STRICT_FLAGS	(DECODE_FLAGS | JSON_REJECT_DUPLICATES)
 
+/* What a number too large to hold becomes: a string no client needs. */
+#define OVERFLOW_TEXT	"\"\\u0000number out of range\""
+#define OVERFLOW_VALUE	"\0number out of range"
+
 static int	decode_has_nul(const json_t *);
+static int	decode_line(const char *, size_t, struct proto_message *,
+		    int);
 static void	decode_request(json_t *, struct proto_request *);
 static int	decode_slow(const char *, size_t, struct proto_message *);
 
@@ -39,6 +53,8 @@ decode_has_nul(const json_t *v)
 
 	switch (json_typeof(v)) {
 	case JSON_STRING:
+		if (proto_out_of_range(v))
+			return (0);
 		return (memchr(json_string_value(v), '\0',
 		    json_string_length(v)) != NULL);
 	case JSON_ARRAY:
@@ -58,9 +74,20 @@ decode_has_nul(const json_t *v)
 	}
 }
 
+int
+proto_out_of_range(const json_t *v)
+{
+	return (json_is_string(v) &&
+	    json_string_length(v) == sizeof OVERFLOW_VALUE - 1 &&
+	    memcmp(json_string_value(v), OVERFLOW_VALUE,
+	    sizeof OVERFLOW_VALUE - 1) == 0);
+}
+
 static int
 decode_id_readable(const json_t *id)
 {
+	if (proto_out_of_range(id))
+		return (0);
 	if (json_is_string(id))
 		return (!decode_has_nul(id));
 	return (json_is_number(id) || json_is_null(id));
@@ -89,7 +116,8 @@ decode_request(json_t *v, struct proto_request *req)
 	}
 	id = json_object_get(v, "id");
 	if (id != NULL && !decode_id_readable(id)) {
-		decode_invalid(req, NULL, json_is_string(id) ?
+		decode_invalid(req, NULL, proto_out_of_range(id) ?
+		    "id is a number too large to echo" : json_is_string(id) ?
 		    "strings must not hold NUL characters" :
 		    "id must be a string, a number or null");
 		return;
@@ -102,7 +130,7 @@ decode_request(json_t *v, struct proto_request *req)
 		return;
 	}
 	method = json_object_get(v, "method");
-	if (!json_is_string(method)) {
+	if (!json_is_string(method) || proto_out_of_range(method)) {
 		decode_invalid(req, id, "method must be a string");
 		return;
 	}
@@ -138,19 +166,162 @@ decode_alloc(struct proto_message *msg, size_t n)
 int
 proto_decode(const char *line, size_t len, struct proto_message *msg)
 {
+	return (decode_line(line, len, msg, 1));
+}
+
+/* The end of the number token at s[i] (JSON's number characters). */
+static size_t
+decode_number_end(const char *s, size_t len, size_t i)
+{
+	while (i < len && ((s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+	    s[i] == '+' || s[i] == '.' || s[i] == 'e' || s[i] == 'E'))
+		i++;
+	return (i);
+}
+
+/* Skips digits from s[*i]; returns how many. */
+static size_t
+decode_digits(const char *s, size_t len, size_t *i)
+{
+	size_t	start = *i;
+
+	while (*i < len && s[*i] >= '0' && s[*i] <= '9')
+		(*i)++;
+	return (*i - start);
+}
+
+/* True if s[0..len) is a number as JSON writes it, and only that. */
+static int
+decode_number_valid(const char *s, size_t len)
+{
+	size_t	i = 0, n;
+
+	if (i < len && s[i] == '-')
+		i++;
+	if ((n = decode_digits(s, len, &i)) == 0 ||
+	    (n > 1 && s[i - n] == '0'))
+		return (0);
+	if (i < len && s[i] == '.') {
+		i++;
+		if (decode_digits(s, len, &i) == 0)
+			return (0);
+	}
+	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+		i++;
+		if (i < len && (s[i] == '+' || s[i] == '-'))
+			i++;
+		if (decode_digits(s, len, &i) == 0)
+			return (0);
+	}
+	return (i == len);
+}
+
+/* True if the number text s[0..len) is one jansson cannot hold. */
+static int
+decode_number_overflows(const char *s, size_t len)
+{
+	char	 buf[64], *copy = buf;
+	double	 d;
+	int	 over;
+
+	if (!decode_number_valid(s, len))
+		return (0);
+	if (len >= sizeof buf && (copy = malloc(len + 1)) == NULL)
+		return (0);
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	errno = 0;
+	if (strcspn(copy, ".eE") == len)
+		(void)strtoll(copy, NULL, 10);
+	else if ((d = strtod(copy, NULL)) != HUGE_VAL && d != -HUGE_VAL)
+		errno = 0;
+	over = (errno == ERANGE);
+	if (copy != buf)
+		free(copy);
+	return (over);
+}
+
+/*
+ * A copy of the line with every number too large to hold replaced by the
+ * marker string, or NULL if there is none (or no memory).
+ */
+static char *
+decode_mark_overflows(const char *s, size_t len, size_t *newlen)
+{
+	char	*out = NULL, *grown;
+	size_t	 i, end, done = 0, used = 0, cap = 0, n;
+	int	 in_string = 0, found = 0;
+
+	for (i = 0; i < len; i++) {
+		if (in_string) {
+			if (s[i] == '\\')
+				i++;
+			else if (s[i] == '"')
+				in_string = 0;
+			continue;
+		}
+		if (s[i] == '"') {
+			in_string = 1;
+			continue;
+		}
+		if (s[i] != '-' && (s[i] < '0' || s[i] > '9'))
+			continue;
+		end = decode_number_end(s, len, i);
+		if (!decode_number_overflows(s + i, end - i)) {
+			i = end - 1;
+			continue;
+		}
+		/* Copy what came before, then the marker. */
+		n = (i - done) + sizeof OVERFLOW_TEXT - 1;
+		if (used + n + (len - end) > cap) {
+			cap = used + n + (len - end) + 64;
+			if ((grown = realloc(out, cap)) == NULL) {
+				free(out);
+				return (NULL);
+			}
+			out = grown;
+		}
+		memcpy(out + used, s + done, i - done);
+		used += i - done;
+		memcpy(out + used, OVERFLOW_TEXT, sizeof OVERFLOW_TEXT - 1);
+		used += sizeof OVERFLOW_TEXT - 1;
+		done = end;
+		i = end - 1;
+		found = 1;
+	}
+	if (!found)
+		return (NULL);
+	memcpy(out + used, s + done, len - done);	/* room kept above */
+	*newlen = used + len - done;
+	return (out);
+}
+
+static int
+decode_line(const char *line, size_t len, struct proto_message *msg,
+    int first)
+{
 	json_error_t	 error;
 	json_t		*root;
-	size_t		 i, n;
+	char		*marked;
+	size_t		 i, n, markedlen;
+	int		 rc;
 
 	memset(msg, 0, sizeof *msg);
 	root = json_loadb(line, len, STRICT_FLAGS, &error);
+	if (root == NULL && json_error_code(&error) ==
+	    json_error_out_of_memory)
+		return (-1);
+	if (root == NULL && first &&
+	    (marked = decode_mark_overflows(line, len, &markedlen)) != NULL) {
+		rc = decode_line(marked, markedlen, msg, 0);
+		free(marked);
+		return (rc);
+	}
 	if (root == NULL) {
 		switch (json_error_code(&error)) {
 		case json_error_duplicate_key:
 		case json_error_null_byte_in_key:
 			return (decode_slow(line, len, msg));
-		case json_error_out_of_memory:
-			return (-1);
 		default:
 			msg->parse_error = 1;
 			return (0);

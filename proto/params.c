@@ -176,6 +176,31 @@ params_check_one(const json_t *v, enum proto_ptype type)
 	return ("is of an unknown kind");
 }
 
+/* True if v is, or holds, a number too large to hold (see decode.c). */
+static int
+params_out_of_range(const json_t *v)
+{
+	const char	*key;
+	json_t		*member;
+	size_t		 i;
+
+	if (proto_out_of_range(v))
+		return (1);
+	if (json_is_array(v)) {
+		for (i = 0; i < json_array_size(v); i++) {
+			if (params_out_of_range(json_array_get(v, i)))
+				return (1);
+		}
+	}
+	if (json_is_object(v)) {
+		json_object_foreach((json_t *)v, key, member) {
+			if (params_out_of_range(member))
+				return (1);
+		}
+	}
+	return (0);
+}
+
 int
 proto_params_check(const json_t *params, const struct proto_param *spec,
     char **cause)
@@ -198,6 +223,9 @@ proto_params_check(const json_t *params, const struct proto_param *spec,
 		}
 		if (p->name == NULL)
 			return (params_fail(cause, key, "is not a known param"));
+		if (params_out_of_range(v))
+			return (params_fail(cause, key, "holds a number out of "
+			    "range"));
 	}
 	for (p = spec; p->name != NULL; p++) {
 		v = json_object_get(params, p->name);

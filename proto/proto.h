@@ -91,6 +91,8 @@ struct proto_message {
 };
 
 int		 proto_decode(const char *, size_t, struct proto_message *);
+/* True for what decode puts where a number too large to hold was. */
+int		 proto_out_of_range(const json_t *);
 void		 proto_message_clear(struct proto_message *);
 int		 proto_request_is_notification(const struct proto_request *);
 

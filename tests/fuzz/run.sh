@@ -55,6 +55,7 @@ seed '{"jsonrpc":"2.0","method":"m","id":9,"params":{"k\\u0000":"v\\u0000"}}\n'
 seed '{"jsonrpc":"2.0","method":"m","id":{},"params":null}\n{"jsonrpc":"1.0"}\nnope\n'
 seed '{"jsonrpc":"2.0","method":"m","id":"\\ud83d\\ude00","params":[1]}\n'
 seed '{"a":"\0377"}\n'
+seed '{"jsonrpc":"2.0","method":"m","id":99999999999999999999,"params":{"a":[-1e999,9223372036854775808]},"x":1E+400}\n'
 head -c 2048 /dev/zero | tr '\0' '[' >"$corpus/seed-deep"
 head -c 2048 /dev/zero | tr '\0' ']' >>"$corpus/seed-deep"
 head -c 3000 /dev/zero | tr '\0' 'x' >"$corpus/seed-long"

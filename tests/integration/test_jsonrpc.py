@@ -204,6 +204,63 @@ def test_id_echoed(conn, id):
     srv_check(raw(conn, line), id, -32601)
 
 
+@pytest.mark.parametrize("id", [2 ** 63 - 1, -2 ** 63, 1e308, -1.5e-300])
+def test_id_at_the_limits_echoed(conn, id):
+    srv_check(raw(conn, json.dumps({"jsonrpc": "2.0", "method": "info", "id": id})), id)
+
+
+# --- numbers too large to hold: still JSON, so not a parse error ----------
+
+@pytest.mark.parametrize("method,params,name", [
+    ("status", '{"job": 9223372036854775808}', "job"),
+    ("status", '{"job": -9223372036854775809}', "job"),
+    ("join", '{"job": 1, "timeout": 1e400}', "timeout"),
+    ("join", '{"job": 1, "timeout": -1E+999}', "timeout"),
+    ("start", '{"argv": ["true"], "log_limit": 18446744073709551617}', "log_limit"),
+    ("start", '{"argv": ["true"], "stop_timeout": 1e309}', "stop_timeout"),
+    ("logs", '{"job": 1, "tail": 99999999999999999999}', "tail"),
+    ("signal", '{"job": 1, "signal": 18446744073709551617}', "signal"),
+    ("subscribe", '{"jobs": [1, 99999999999999999999]}', "jobs"),
+    ("subscribe", '{"since": 99999999999999999999}', "since"),
+])
+def test_number_out_of_range_in_params(conn, method, params, name):
+    m = raw(conn, '{"jsonrpc": "2.0", "method": "%s", "params": %s, "id": 4}'
+            % (method, params))
+    srv_check(m, 4, -32602)
+    assert "'%s'" % name in m["error"]["message"], m
+    assert "out of range" in m["error"]["message"], m
+    assert conn.call("list") == []
+
+
+def test_number_out_of_range_elsewhere(conn):
+    # as the id: cannot be echoed
+    m = raw(conn, '{"jsonrpc": "2.0", "method": "info", "id": 99999999999999999999}')
+    srv_check(m, None, -32600)
+    # as the method: not a string
+    srv_check(raw(conn, '{"jsonrpc": "2.0", "method": 1e999, "id": 5}'), 5, -32600)
+    # in a member procd ignores: ignored
+    srv_check(raw(conn, '{"jsonrpc": "2.0", "method": "info", "x": [1e999], "id": 6}'), 6)
+    # no such method comes first, whatever the params
+    srv_check(raw(conn, '{"jsonrpc": "2.0", "method": "nope", "params": {"a": 1e999},'
+                        ' "id": 7}'), 7, -32601)
+    # in a batch, only its own entry
+    m = raw(conn, '[{"jsonrpc": "2.0", "method": "info", "id": 8}, 1e999,'
+                  ' {"jsonrpc": "2.0", "method": "list", "params": {"state": [1e999]},'
+                  ' "id": 9}]')
+    assert isinstance(m, list) and len(m) == 3, m
+    by_id = {e["id"]: e for e in m}
+    srv_check(by_id[8], 8)
+    srv_check(by_id[None], None, -32600)
+    srv_check(by_id[9], 9, -32602)
+    # a real too small to tell from 0 is 0: job 0 is no job
+    srv_check(raw(conn, '{"jsonrpc": "2.0", "method": "join", "params": {"job": 1,'
+                        ' "timeout": 1e-400}, "id": 10}'), 10, -32001)
+    # and a line that is not JSON is still a parse error
+    srv_check(raw(conn, '{"jsonrpc": "2.0", "method": "info", "id": 1e999'), None, -32700)
+    srv_check(raw(conn, '[1e999e]'), None, -32700)
+    sentinel(conn)
+
+
 @pytest.mark.parametrize("idtext", ['{"a": 1}', "true", "false", "[1]", "[]", "{}"])
 def test_id_of_invalid_type(conn, idtext):
     m = raw(conn, '{"jsonrpc": "2.0", "method": "info", "id": %s}' % idtext)

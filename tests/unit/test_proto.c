@@ -510,6 +510,76 @@ test_decode_nul_key(void **state)
 	expect_invalid_id(REQ(",\"id\":4,\"id\\u0000\":5"), 4);
 }
 
+/* --- proto_decode: numbers too large to hold --- */
+
+/* A request whose params fail the check with "out of range". */
+static void
+expect_params_out_of_range(const char *line, const struct proto_param *spec,
+    const char *name)
+{
+	struct proto_message	 msg;
+	struct proto_request	*req;
+	char			*cause, want[64];
+
+	req = decode_one(&msg, line);
+	assert_int_equal(req->error, 0);
+	assert_int_equal(proto_params_check(req->params, spec, &cause), -1);
+	snprintf(want, sizeof want, "'%s' holds a number out of range", name);
+	if (strstr(cause, want) == NULL)
+		fail_msg("cause \"%s\" lacks \"%s\"", cause, want);
+	free(cause);
+	proto_message_clear(&msg);
+}
+
+static void
+test_decode_overflow(void **state)
+{
+	static const struct proto_param spec_jobs[] = {
+		{ "jobs", PROTO_P_JOBS, 0 },
+		{ NULL, 0, 0 },
+	};
+	struct proto_message	 msg;
+	struct proto_request	*req;
+
+	expect_params_out_of_range(REQ(",\"id\":1,\"params\":{\"job\":"
+	    "9223372036854775808}"), proto_params_join, "job");
+	expect_params_out_of_range(REQ(",\"id\":1,\"params\":{\"job\":"
+	    "-9223372036854775809}"), proto_params_join, "job");
+	expect_params_out_of_range(REQ(",\"id\":1,\"params\":{\"job\":1,"
+	    "\"timeout\":-1e400}"), proto_params_join, "timeout");
+	expect_params_out_of_range(REQ(",\"id\":1,\"params\":{\"jobs\":"
+	    "[1,[2E+999]]}"), spec_jobs, "jobs");
+
+	/* The largest that fit are plain numbers. */
+	req = decode_one(&msg, REQ(",\"id\":9223372036854775807,\"params\":"
+	    "{\"a\":-9223372036854775808,\"b\":1.7e308,\"c\":1e-400}"));
+	assert_int_equal(req->error, 0);
+	assert_int_equal(json_integer_value(req->id), INT64_MAX);
+	assert_true(json_is_integer(json_object_get(req->params, "a")));
+	assert_true(json_is_real(json_object_get(req->params, "b")));
+	assert_true(json_is_real(json_object_get(req->params, "c")));
+	proto_message_clear(&msg);
+
+	/* An id: cannot be echoed. A method: not a string. */
+	expect_invalid_noid(REQ(",\"id\":99999999999999999999"));
+	expect_invalid_id("{\"jsonrpc\":\"2.0\",\"method\":1e999,\"id\":3}",
+	    3);
+	/* Elsewhere, ignored; inside a string, not a number at all. */
+	req = decode_one(&msg, REQ(",\"id\":5,\"x\":[1e999],"
+	    "\"y\":\"1e999 \\\" 1e999\""));
+	assert_int_equal(req->error, 0);
+	proto_message_clear(&msg);
+	/* Still not JSON: a parse error, whatever the numbers. */
+	expect_parse_error(REQ(",\"id\":1,\"x\":1e999"
+	    ) "x");
+	expect_parse_error("[1e999,");
+	expect_parse_error("1e999e");
+	expect_parse_error("01e999");
+	expect_parse_error("[1.e999]");
+	expect_parse_error("[-99999999999999999999.]");
+	expect_parse_error("{\"a\":1e+-999}");
+}
+
 /* --- proto_decode: not JSON --- */
 
 static void
@@ -2473,6 +2543,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decode_request),
+		cmocka_unit_test(test_decode_overflow),
 		cmocka_unit_test(test_decode_notification),
 		cmocka_unit_test(test_decode_id_types),
 		cmocka_unit_test(test_decode_id_invalid),
