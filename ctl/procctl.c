@@ -81,7 +81,6 @@ static const struct procctl_option procctl_options[] = {
 #define SPAWN_SYNOPSIS "[--name N] [--daemon] [--parent JOB] [--cwd DIR]\n" \
     "[--env K=V]... [--unset K]... [--stop-timeout S]"
 #define SPAWN_HELP \
-    "  --name N          name the job (default job-ID)\n" \
     "  --daemon          stop the job when its parent job exits\n" \
     "  --parent JOB      make the job a child of JOB\n" \
     "  --env K=V         set K in the job's environment\n" \
@@ -98,14 +97,16 @@ static const struct procctl_command procctl_global = {
 
 static const struct procctl_command procctl_commands[] = {
 	{ "start", SPAWN_SYNOPSIS " [--wait]\n[--] CMD [ARG...]",
-	  "Start CMD as a new job and print its id.\n" SPAWN_HELP
+	  "Start CMD as a new job and print its id.\n"
+	  "  --name N          name the job (default job-ID)\n" SPAWN_HELP
 	  "  --wait            then wait for it as join does\n",
 	  OPT_COMMON | OPT_SPAWN | OPT(OPT_WAIT), "CMD", -1, 1,
 	  commands_start },
 	{ "run", SPAWN_SYNOPSIS "\n[--] CMD [ARG...]",
 	  "Start CMD as a new job, pass its output through and exit with its\n"
 	  "status. An interrupt terminates the job, a second one kills it.\n"
-	  SPAWN_HELP,
+	  "  --name N          name the job (default run-PID, PID being\n"
+	  "                    procctl's own)\n" SPAWN_HELP,
 	  OPT_COMMON | OPT_SPAWN, "CMD", -1, 1, commands_run },
 	{ "join", "JOB [--timeout S]",
 	  "Wait for JOB to finish and exit with its status (128+N for\n"
@@ -153,6 +154,9 @@ static const struct procctl_command procctl_commands[] = {
 	{ "events", "[JOB...]",
 	  "Print one line per job event (of the given jobs, or all) until\n"
 	  "interrupted; reconnects if procd goes away.\n",
+	  OPT_COMMON, "", -1, 0, commands_events },
+	{ "subscribe", "[JOB...]",
+	  "The same as events: subscribe and print one line per event.\n",
 	  OPT_COMMON, "", -1, 0, commands_events },
 	{ "help", "[COMMAND]",
 	  "Show the usage of procctl or of one command.\n",
@@ -254,7 +258,7 @@ procctl_usage(FILE *f)
 	int				 indent;
 
 	fprintf(f, "usage: procctl [--socket PATH] [--json] COMMAND "
-	    "[ARG...]\n\ncommands:\n");
+	    "[ARG...]\n       procctl --version\n\ncommands:\n");
 	for (i = 0; i < PROCCTL_NCOMMANDS; i++) {
 		cmd = &procctl_commands[i];
 		indent = 2 + (int)strlen(cmd->name) + 1;
@@ -669,6 +673,25 @@ procctl_parse(struct procctl *ctl, int argc, char **argv)
 	return (0);
 }
 
+/*
+ * How to start procd for the socket procctl could not reach: on the
+ * default path, the service manager's units (socket activation); on any
+ * other, procd itself on that path.
+ */
+static void
+procctl_hint_start(struct procctl *ctl)
+{
+	const char	*env = getenv("PROCD_SOCKET");
+
+	if (ctl->args.socket == NULL && (env == NULL || *env == '\0'))
+		fprintf(stderr, "(is procd running? start it with: "
+		    "systemctl%s start procd.socket, or: procd)\n",
+		    getuid() == 0 ? "" : " --user");
+	else
+		fprintf(stderr, "(is procd running? start it with: "
+		    "procd --socket %s)\n", ctl->socket);
+}
+
 int
 procctl_connect(struct procctl *ctl)
 {
@@ -690,8 +713,7 @@ procctl_connect(struct procctl *ctl)
 		else if (error == ENAMETOOLONG)
 			fprintf(stderr, "(use a shorter --socket path)\n");
 		else
-			fprintf(stderr, "(is procd running? start it with: "
-			    "procd --socket %s)\n", ctl->socket);
+			procctl_hint_start(ctl);
 		return (-1);
 	}
 	ctl->conn->sigfd = ctl->sigfd;

@@ -74,12 +74,33 @@ static void
 procd_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: procd [-hvV] [--socket PATH] [--socket-mode OCTAL] "
-	    "[--socket-group GROUP]\n"
-	    "             [--max-clients N] [--max-jobs N] "
-	    "[--max-request BYTES]\n"
-	    "             [--max-output BYTES] [--log-limit BYTES] "
-	    "[--event-history N]\n");
+	    "usage: procd [-hvV] [--socket PATH] [--socket-mode OCTAL]\n"
+	    "             [--socket-group GROUP] [--max-clients N] "
+	    "[--max-jobs N]\n"
+	    "             [--max-request BYTES] [--max-output BYTES]\n"
+	    "             [--log-limit BYTES] [--event-history N]\n");
+	if (f == stdout)
+		fprintf(f, "\n"
+		    "  -h, --help              this text\n"
+		    "  -v, --verbose           debug logging\n"
+		    "  -V, --version           print the version\n"
+		    "  --socket PATH           listen on PATH (see procd(8) "
+		    "for the default)\n"
+		    "  --socket-mode OCTAL     the socket's mode (default "
+		    "0600)\n"
+		    "  --socket-group GROUP    the socket's group\n"
+		    "  --max-clients N         connections (default 1024, "
+		    "at least 1)\n"
+		    "  --max-jobs N            job records not closed (default "
+		    "65536, at least 1)\n"
+		    "  --max-request BYTES     one request line (default 1 MiB, "
+		    "at least 64)\n"
+		    "  --max-output BYTES      queued for one client (default "
+		    "16 MiB, at least 1024)\n"
+		    "  --log-limit BYTES       output kept per job (default "
+		    "262144)\n"
+		    "  --event-history N       events kept for since (default "
+		    "10000)\n");
 }
 
 static size_t
@@ -174,6 +195,7 @@ procd_parse(int argc, char **argv)
 		}
 	}
 	if (optind != argc) {
+		fprintf(stderr, "procd: unexpected argument: %s\n", argv[optind]);
 		procd_usage(stderr);
 		exit(2);
 	}

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: ISC
-"""Peers of procd, measured in one run (issue 4, point 5; not in CI).
+"""Peers of procd, measured in one run (optional; not in CI).
 
 Spawn throughput of N no-op jobs with W in flight, and the supervisor's
 RSS per live sleeping job, for procd, task-spooler (tsp) and Python's

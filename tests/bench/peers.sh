@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
-# Peers of procd (issue 4, point 5; optional, not in CI): spawn throughput
+# Peers of procd (optional, not in CI): spawn throughput
 # and supervisor memory of procd, task-spooler and Python's multiprocessing
 # (Debian's /usr/bin/python3), in one run; the work is in peers.py. Installs
 # nothing; skips task-spooler if `tsp` is missing. Run from the build tree:

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: ISC
 # Job events: subscribe, event notifications, sequence numbers, the
 # daemon-child rule as events, jobs filters, since and gap, unsubscribe,
-# a stalled subscriber, usage, and procctl events (PROTOCOL.md section 3
-# usage, 5 subscribe/unsubscribe, "Slow clients", section 7).
+# a stalled subscriber, usage, and procctl events (procd-protocol(7):
+# the job object's usage, subscribe/unsubscribe, slow clients; procctl(1)).
 import json
 import os
 import signal
@@ -602,8 +602,9 @@ def read_lines_until(lines, pred, timeout=15):
     return lines.wait(pred, timeout)
 
 
-def test_procctl_events_lines_and_sigint(procd, conn):
-    p = ctl_popen(procd, "events")
+@pytest.mark.parametrize("command", ["events", "subscribe"])
+def test_procctl_events_lines_and_sigint(procd, conn, command):
+    p = ctl_popen(procd, command)
     try:
         L = Lines(p)
         wait_subscribed(conn, L)

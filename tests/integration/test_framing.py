@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: ISC
-# Line framing (PROTOCOL.md section 2): "\r\n", empty lines, split and
+# Line framing (procd-protocol(7) FRAMING): "\r\n", empty lines, split and
 # merged writes, the request size limit and what happens around a closed or
 # half-closed connection.
 import json

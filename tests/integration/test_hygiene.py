@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: ISC
-# The worker's starting state (PROTOCOL.md section 4): its own session and
+# The worker's starting state (procd-protocol(7)): its own session and
 # process group, stdin /dev/null, fds 0-2 only, no blocked or ignored
 # signal, a cleaned environment; no zombie left behind; a worker's own
 # subprocesses stopped with it. Workers are inspected from outside through

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: ISC
-# JSON-RPC 2.0 as PROTOCOL.md section 2 requires it: the specification's own
+# JSON-RPC 2.0 as procd-protocol(7) describes it: the specification's own
 # examples adapted to procd's methods, notifications, batches, ids, params,
 # duplicate members, NUL characters, nesting depth, invalid UTF-8 and
 # out-of-order answers.

@@ -2,7 +2,7 @@
 # Worker output: capture, the output and log_limit start params, logs
 # (stream, tail, encoding, follow), the grace period after exit, a worker
 # never blocked by a slow or absent reader, and procctl logs
-# (PROTOCOL.md section 5 start/logs, "Slow clients", section 7).
+# (procd-protocol(7) start and logs, slow clients; procctl(1) logs).
 import base64
 import json
 import os

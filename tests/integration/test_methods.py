@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: ISC
-# join, terminate, kill, signal, close, status, list, info (PROTOCOL.md
-# section 5) over the real socket.
+# join, terminate, kill, signal, close, status, list, info (procd-protocol(7))
+# over the real socket.
 import json
 import os
 import signal

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: ISC
-# procctl (PROTOCOL.md section 7) against a real procd: every subcommand,
+# procctl(1) against a real procd: every subcommand,
 # --json output, the human list table, exit codes, option parsing.
 import json
 import os

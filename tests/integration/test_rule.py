@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: ISC
-# The daemon-child rule (PROTOCOL.md section 4): parents must be running
+# The daemon-child rule (procd-protocol(7)): parents must be running
 # and non-daemonic, daemon children are torn down when their parent's
 # process exits, non-daemon children are waited for, recursively.
 import time

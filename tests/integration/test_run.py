@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: ISC
 # procctl run: start options, live output passed through byte-exact, the
-# job's exit status, and interrupts (PROTOCOL.md section 7).
+# job's exit status, and interrupts (procctl(1) run).
 import os
 import signal
 import subprocess

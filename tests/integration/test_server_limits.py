@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: ISC
-# Server limits (PROTOCOL.md sections 1, 2 and 5): --max-clients,
-# --max-jobs, --max-output, and EMFILE on accept without a busy loop.
+# Server limits (procd(8), procd-protocol(7)): --max-clients,
+# --max-jobs, --max-output, EMFILE on accept without a busy loop, and
+# procd's own command line.
 import os
 import resource
 import socket
+import subprocess
 import threading
 import time
 
@@ -269,3 +271,37 @@ def test_emfile_does_not_spin(tmp_path, srv_spawn):
             c.close()
     assert p.stop() == 0, p.stderr_text()
     assert not pid_alive(job["pid"])
+
+
+# --- procd's own command line ------------------------------------------------------
+
+def procd_cmd(*args):
+    return subprocess.run([PROCD] + list(args), capture_output=True, text=True,
+                          timeout=10, stdin=subprocess.DEVNULL)
+
+
+def test_procd_help_and_version():
+    r = procd_cmd("--help")
+    assert r.returncode == 0, r
+    for opt in ("--socket", "--socket-mode", "--socket-group", "--max-clients",
+                "--max-jobs", "--max-request", "--max-output", "--log-limit",
+                "--event-history", "--verbose", "--version", "--help"):
+        assert opt in r.stdout, (opt, r.stdout)
+    r = procd_cmd("--version")
+    assert r.returncode == 0 and r.stdout.startswith("procd "), r
+
+
+@pytest.mark.parametrize("args,says", [
+    (["stray"], "unexpected argument: stray"),
+    (["--max-request", "63"], "--max-request"),
+    (["--max-output", "1023"], "--max-output"),
+    (["--max-clients", "0"], "--max-clients"),
+    (["--max-jobs", "x"], "--max-jobs"),
+    (["--socket-mode", "999"], "--socket-mode"),
+    (["--no-such-option"], "no-such-option"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_procd_usage_errors(tmp_path, args, says):
+    r = procd_cmd("--socket", str(tmp_path / "p.sock"), *args)
+    assert r.returncode == 2, r
+    assert says in r.stderr, r.stderr
+    assert not (tmp_path / "p.sock").exists()

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: ISC
-# procd's own clean stop (PROTOCOL.md section 4, rule 5): SIGTERM/SIGINT
+# procd's own clean stop (procd(8) SIGNALS): SIGTERM/SIGINT
 # stop every job (SIGKILL after stop_timeout), reap them, remove the socket,
 # exit 0; meanwhile procd answers everything but start (-32008); a second
 # signal SIGKILLs what is left.

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: ISC
-# The socket (PROTOCOL.md section 1): its folder and modes, what procd does
+# The socket (procd(8) THE SOCKET): its folder and modes, what procd does
 # with whatever is already at the path, removal on a clean stop, path
 # resolution for procd and procctl, and peer credentials.
 import json

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: ISC
 # start: every parameter, its validation, exec failures, PATH search, ids
-# and the job object (PROTOCOL.md sections 3, 4 "starting state", 5 start).
+# and the job object (procd-protocol(7): the job object, the worker's starting
+# state, start).
 import calendar
 import errno
 import json

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: ISC
-# systemd integration (PROTOCOL.md section 1 and the worker's starting
-# state): socket activation through systemd-socket-activate, the
+# systemd integration (procd(8) SYSTEMD and the worker's
+# starting state): socket activation through systemd-socket-activate, the
 # NOTIFY_SOCKET protocol (READY=1, STATUS=, STOPPING=1, WATCHDOG=1), the
 # environment workers get, and systemd-analyze verify on the units.
 import os
