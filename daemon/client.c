@@ -10,6 +10,8 @@
 
 #include <sys/socket.h>
 
+#include <poll.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -413,7 +415,28 @@ client_write(struct bufferevent *bev, void *arg)
 	client_maybe_finish(c);
 }
 
-/* The peer shut down its side: a last line without "\n" still counts. */
+/*
+ * True if the peer has closed its socket, not only shut down its writing
+ * side: then both directions are shut and poll says POLLHUP. Reading
+ * cannot tell the two apart; both read as end of file.
+ */
+static int
+client_peer_closed(struct client *c)
+{
+	struct pollfd	pfd;
+
+	pfd.fd = bufferevent_getfd(c->bev);
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLHUP));
+}
+
+/*
+ * The peer shut down its side: a last line without "\n" still counts.
+ * A peer that shut down only its writing side gets its pending answers;
+ * one that closed reads none, so its pending joins and follows are
+ * dropped now rather than held until they end.
+ */
 static void
 client_eof(struct client *c)
 {
@@ -434,6 +457,12 @@ client_eof(struct client *c)
 		else if (len > 0)
 			request_line(c, data, len);
 		evbuffer_drain(in, evbuffer_get_length(in));
+	}
+	if (!(c->flags & CLIENT_DEAD) && client_peer_closed(c)) {
+		log_debug("client %u: gone with %u request(s) pending", c->id,
+		    c->npending);
+		client_close(c);
+		return;
 	}
 	client_maybe_finish(c);
 }

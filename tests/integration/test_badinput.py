@@ -277,6 +277,39 @@ def one_cycle(d, kind, job):
         c.close()
 
 
+PENDING = {
+    "join": lambda job: b'{"jsonrpc":"2.0","method":"join","params":{"job":%d},"id":"p"}\n' % job,
+    "follow": lambda job: b'{"jsonrpc":"2.0","method":"logs","params":{"job":%d,'
+                          b'"follow":true},"id":"p"}\n' % job,
+    "batch": lambda job: b'[{"jsonrpc":"2.0","method":"join","params":{"job":%d},"id":"p"},'
+                         b'{"jsonrpc":"2.0","method":"info","id":"q"}]\n' % job,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PENDING))
+def test_closed_client_with_pending_request_freed_at_once(procd_factory, kind):
+    """A client that closes its socket (not only its writing side) while a
+    join or follow is pending is dropped at once: its fd and its client
+    slot are free long before the job ends."""
+    d = procd_factory(args=["--max-clients", "3"])
+    ctl = d.connect()
+    job = start_sleeper(ctl)
+    d.call("info")
+    base = fd_count(d.pid)
+    for _ in range(6):
+        c = Conn(d.sock)
+        c.send_raw(PENDING[kind](job["id"]))
+        c.request("status", {"job": job["id"]}, id="s")
+        # the status answer shows procd has read the pending request
+        srv_check(c.response("s"), "s")
+        c.close()
+        # Two slots are left besides ctl: a pinned client would use them up.
+        assert "pid" in d.call("info")
+    wait_until(lambda: fd_count(d.pid) <= base, 5)
+    assert ctl.call("status", {"job": job["id"]})["state"] == "running"
+    assert d.alive()
+
+
 def test_no_fd_leak(procd_factory):
     d = procd_factory(args=["--max-request", "4096"])
     ctl = d.connect()
