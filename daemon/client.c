@@ -23,6 +23,13 @@
 #define CLIENT_WRITE_CHUNK	(1024 * 1024)
 #define CLIENT_DISCARD_MAX	(64 * 1024 * 1024)
 #define CLIENT_LINGER_SEC	1	/* to drop the rest of a long line */
+/*
+ * Output lines shorter than this are copied into the client's buffer,
+ * where they share chains; longer ones are referenced, not copied. A
+ * chain per small line would cost a kilobyte or more each, and a client
+ * that reads nothing could then hold ten times its output limit.
+ */
+#define CLIENT_COPY_MAX		4096
 
 struct clients	 clients = TAILQ_HEAD_INITIALIZER(clients);
 u_int		 clients_count;
@@ -184,6 +191,13 @@ client_send_line(struct client *c, char *line, size_t len, int nolimit)
 		free(line);
 		return;
 	}
+	if (len < CLIENT_COPY_MAX) {
+		/* Small lines share chains: see CLIENT_COPY_MAX. */
+		if (evbuffer_add(out, line, len) == -1)
+			client_close(c);
+		free(line);
+		return;
+	}
 	if (evbuffer_add_reference(out, line, len, client_free_line,
 	    NULL) == -1) {
 		free(line);
@@ -196,12 +210,20 @@ void
 client_send_buffer(struct client *c, struct evbuffer *buf)
 {
 	struct evbuffer	*out;
+	size_t		 len;
 
 	if (c->flags & CLIENT_DEAD)
 		return;
 	out = bufferevent_get_output(c->bev);
-	if (client_over_limit(c, evbuffer_get_length(buf)))
+	len = evbuffer_get_length(buf);
+	if (client_over_limit(c, len))
 		return;
+	if (len < CLIENT_COPY_MAX) {
+		if (evbuffer_add(out, evbuffer_pullup(buf, -1), len) == -1)
+			client_close(c);
+		evbuffer_drain(buf, len);
+		return;
+	}
 	evbuffer_add_buffer(out, buf);
 }
 

@@ -438,6 +438,14 @@ def test_nesting_2048_is_not_a_parse_error(conn):
     srv_check(m[0], None, -32600)
 
 
+def test_nesting_counts_every_value(conn):
+    # 2047 arrays around a number: 2048 levels; 2048 around it: 2049
+    srv_check(raw(conn, "[" * 2047 + "1" + "]" * 2047)[0], None, -32600)
+    srv_check(raw(conn, "[" * 2048 + "1" + "]" * 2048), None, -32700)
+    srv_check(raw(conn, '{"a":' * 2047 + "{}" + "}" * 2047), None, -32600)
+    sentinel(conn)
+
+
 def test_nesting_2049_is_a_parse_error(conn):
     line = '{"jsonrpc": "2.0", "method": "info", "params": {"x": %s}, "id": 5}' % nest_arrays(2047)
     srv_check(raw(conn, line), None, -32700)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import (PROCD, Conn, pid_alive, srv_check, srv_expect_eof,
+from conftest import (PROCD, SANITIZED, Conn, lg_vm, pid_alive, srv_check, srv_expect_eof,
                       wait_for_socket, wait_until)
 
 SLEEP = ["sleep", "1000"]
@@ -305,3 +305,29 @@ def test_procd_usage_errors(tmp_path, args, says):
     assert r.returncode == 2, r
     assert says in r.stderr, r.stderr
     assert not (tmp_path / "p.sock").exists()
+
+
+# --- memory per client: the output limit bounds memory, not only bytes ------------
+
+@pytest.mark.skipif(SANITIZED, reason="sanitizer builds use memory of their own")
+def test_small_answers_cost_what_they_count(procd_factory):
+    """A client that pipelines tiny requests and reads nothing is cut off at
+    its output limit, and procd's memory grows by about that much, not by
+    ten times that (a buffer chain per small answer)."""
+    limit = 4 << 20
+    d = procd_factory(args=["--max-output", str(limit)])
+    before = lg_vm(d.pid, "VmRSS")
+    s = socket.socket(socket.AF_UNIX)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(d.sock)
+    try:
+        while True:
+            s.sendall(b"{}\n" * 20000)
+    except OSError:
+        pass            # cut off at the limit: procd closed the connection
+    finally:
+        s.close()
+    grown = lg_vm(d.pid, "VmHWM") - before
+    assert grown < 3 * (limit >> 10), "peak grew %d KiB for a %d KiB limit" % (
+        grown, limit >> 10)
+    assert "pid" in d.call("info")
