@@ -242,8 +242,11 @@ procd_done(int fd, short events, void *arg)
 void
 procd_check_done(void)
 {
-	if (procd_stopping && job_alive_count() == 0 &&
-	    output_streams_open == 0)
+	if (!procd_stopping || job_alive_count() != 0 ||
+	    output_streams_open != 0)
+		return;
+	/* Then what the jobs left behind; see orphan.c. */
+	if (orphan_stop_all() == 0)
 		event_active(procd_done_event, EV_TIMEOUT, 0);
 }
 
@@ -262,6 +265,8 @@ procd_signal(int sig, short events, void *arg)
 	} else {
 		log_info("%s again: killing every job", strsignal(sig));
 		job_stop_all(SIGKILL);
+		orphan_kill_all();
+		procd_check_done();
 	}
 }
 
@@ -334,6 +339,7 @@ main(int argc, char **argv)
 	event_free(procd_done_event);
 	event_free(procd_flush_timer);
 	notify_free();
+	orphan_free();
 	reap_free();
 	spawn_free();
 	feed_free();

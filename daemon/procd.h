@@ -73,6 +73,7 @@ void		 fatalx(const char *, ...)
 /* xmalloc.c */
 void		*xmalloc(size_t);
 void		*xcalloc(size_t, size_t);
+void		*xreallocarray(void *, size_t, size_t);
 char		*xstrdup(const char *);
 int		 xasprintf(char **, const char *, ...)
 		     __attribute__((format(printf, 2, 3)));
@@ -325,6 +326,11 @@ pid_t		 spawn_job(struct job *, const json_t *, char **,
 /* reap.c */
 void		 reap_init(void);
 void		 reap_free(void);
+
+/* orphan.c: what jobs left behind, stopped on a clean stop */
+size_t		 orphan_stop_all(void);
+void		 orphan_kill_all(void);
+void		 orphan_free(void);
 
 /* feed.c: job events and subscriptions */
 struct subscription;

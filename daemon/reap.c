@@ -34,8 +34,10 @@ reap_all(int sig, short events, void *arg)
 			break;
 		if ((job = job_find_pid(pid)) != NULL)
 			job_reaped(job, status, &ru);
-		else
+		else {
 			log_debug("reaped orphan pid %ld", (long)pid);
+			procd_check_done();
+		}
 	}
 }
 

@@ -32,6 +32,17 @@ xcalloc(size_t n, size_t size)
 	return (p);
 }
 
+void *
+xreallocarray(void *old, size_t n, size_t size)
+{
+	void	*p;
+
+	if ((p = reallocarray(old, n == 0 ? 1 : n, size == 0 ? 1 : size)) ==
+	    NULL)
+		fatal("reallocarray");
+	return (p);
+}
+
 char *
 xstrdup(const char *s)
 {

@@ -207,3 +207,53 @@ def test_follower_answered_before_procd_exits(procd_factory, tmp_path):
     assert "hi\n" in data and "bye\n" in data and "late\n" in data, data
     rc, _ = wait_exit(d, 15)
     assert rc == 0
+
+
+# --- what jobs left behind: procd adopted it as subreaper -------------------------
+
+def adopted(pid):
+    """Children of pid (procd) as the kernel lists them."""
+    out = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+            out += [int(x) for x in f.read().split()]
+    return out
+
+
+LEAVE_BEHIND = ("sleep 1000 & setsid sleep 1000 & "
+                "(trap '' TERM; exec sleep 1000) & exit 0")
+
+
+def start_leaver(d):
+    c = d.connect()
+    j = lc_start(c, ["sh", "-c", LEAVE_BEHIND])
+    assert lc_join(c, j["id"])["exitcode"] == 0
+    # the job's process is gone; its three sleeps are procd's now
+    wait_until(lambda: len(adopted(d.pid)) == 3, 10)
+    left = adopted(d.pid)
+    assert all(pid_alive(p) for p in left)
+    return c, left
+
+
+def test_clean_stop_stops_what_jobs_left_behind(procd_factory):
+    d = procd_factory()
+    c, left = start_leaver(d)
+    d.proc.send_signal(signal.SIGTERM)
+    # one ignores SIGTERM: SIGKILL after the default 10 s grace
+    rc, took = wait_exit(d, 30)
+    assert rc == 0
+    assert 8 < took < 25, took
+    assert not any(pid_alive(p) for p in left)
+
+
+def test_second_signal_kills_what_jobs_left_behind(procd_factory):
+    d = procd_factory()
+    c, left = start_leaver(d)
+    d.proc.send_signal(signal.SIGTERM)
+    # the two that take SIGTERM go; the one that ignores it stays
+    wait_until(lambda: sum(pid_alive(p) for p in left) == 1, 10)
+    assert d.alive()
+    d.proc.send_signal(signal.SIGTERM)
+    rc, took = wait_exit(d, 10)
+    assert rc == 0 and took < 5, took
+    assert not any(pid_alive(p) for p in left)
