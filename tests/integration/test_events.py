@@ -165,6 +165,15 @@ def test_two_subscriptions_one_connection(procd, conn):
     assert got == {s1: [(1, "started"), (2, "exited")], s2: [(1, "started"), (2, "exited")]}
 
 
+def test_subscribe_to_no_jobs(procd, conn):
+    """An empty jobs array names no job: nothing arrives, not everything."""
+    sc = procd.connect()
+    sc.call("subscribe", {"jobs": []})
+    j = lc_start(conn, ["true"])
+    lc_join(conn, j["id"])
+    sc.expect_nothing(0.5)
+
+
 def test_subscribe_as_notification_is_executed(procd, conn):
     sc = procd.connect()
     sc.send({"jsonrpc": "2.0", "method": "subscribe"})
