@@ -124,7 +124,7 @@ listen_create(const char *path)
 {
 	struct sockaddr_un	sun;
 	mode_t			old;
-	int			fd;
+	int			fd, mode;
 
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
@@ -142,8 +142,11 @@ listen_create(const char *path)
 		fatal("cannot bind %s", path);
 	umask(old);
 	listen_remember(path);
-	if (procd_config.socket_mode != -1 &&
-	    chmod(path, procd_config.socket_mode) == -1)
+	/* A group given without a mode means the group may connect. */
+	mode = procd_config.socket_mode;
+	if (mode == -1 && procd_config.socket_gid != (gid_t)-1)
+		mode = 0660;
+	if (mode != -1 && chmod(path, mode) == -1)
 		fatal("chmod %s", path);
 	if (procd_config.socket_gid != (gid_t)-1 &&
 	    chown(path, (uid_t)-1, procd_config.socket_gid) == -1)

@@ -114,6 +114,14 @@ def test_socket_group_option(tmp_path, srv_spawn):
     assert st.st_gid == NOBODY
     assert mode(sock) == 0o660
     assert p.stop() == 0
+    # a group alone opens the socket to it: 0660
+    p = start(srv_spawn, tmp_path, sock, "--socket-group", name)
+    assert os.lstat(sock).st_gid == NOBODY and mode(sock) == 0o660
+    assert p.stop() == 0
+    # a mode given with it wins
+    p = start(srv_spawn, tmp_path, sock, "--socket-group", name, "--socket-mode", "0640")
+    assert mode(sock) == 0o640
+    assert p.stop() == 0
 
 
 def test_socket_group_unknown(tmp_path, srv_spawn):
