@@ -13,13 +13,9 @@
 
 #include "config.h"
 
-#include <ctype.h>
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "procd.h"
 
@@ -29,28 +25,6 @@ static pid_t		*orphan_termed;		/* sent SIGTERM already */
 static size_t		 orphan_ntermed;
 static int		 orphan_killing;	/* grace over: SIGKILL */
 static struct event	*orphan_timer;
-
-/* The parent and state of pid from /proc; -1 if it is gone. */
-static int
-orphan_stat(pid_t pid, pid_t *ppid, char *state)
-{
-	char	 path[64], buf[512], *p;
-	FILE	*f;
-	long	 pp;
-	int	 ok;
-
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return (-1);
-	ok = fgets(buf, sizeof buf, f) != NULL;
-	fclose(f);
-	/* The command name may hold anything: skip to its last ')'. */
-	if (!ok || (p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 1, " %c %ld", state, &pp) != 2)
-		return (-1);
-	*ppid = (pid_t)pp;
-	return (0);
-}
 
 static int
 orphan_was_termed(pid_t pid)
@@ -64,12 +38,13 @@ orphan_was_termed(pid_t pid)
 	return (0);
 }
 
-/* Signals one orphan as the stop has got to; zombies are left to reap. */
+/*
+ * Signals one orphan as the stop has got to. A zombie about to be reaped
+ * takes the signal harmlessly.
+ */
 static void
-orphan_signal(pid_t pid, char state)
+orphan_signal(pid_t pid)
 {
-	if (state == 'Z')
-		return;
 	if (orphan_killing) {
 		kill(pid, SIGKILL);
 		return;
@@ -91,93 +66,38 @@ orphan_grace_over(int fd, short events, void *arg)
 }
 
 /*
- * Signals pid if it is a child of procd but not a job's process; returns
- * 1 if it is one, 0 if not.
- */
-static int
-orphan_visit(pid_t pid)
-{
-	pid_t	ppid;
-	char	state;
-
-	if (orphan_stat(pid, &ppid, &state) == -1 || ppid != procd_pid ||
-	    job_find_pid(pid) != NULL)
-		return (0);
-	orphan_signal(pid, state);
-	return (1);
-}
-
-/*
- * Visits procd's children as /proc/self/task/TID/children lists them
- * (cheap); returns -1 if the kernel has no such file.
- */
-static ssize_t
-orphan_visit_children(void)
-{
-	struct dirent	*de;
-	DIR		*d;
-	FILE		*f;
-	char		 path[320];
-	long		 pid;
-	ssize_t		 n = 0;
-
-	if ((d = opendir("/proc/self/task")) == NULL)
-		return (-1);
-	while ((de = readdir(d)) != NULL) {
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		snprintf(path, sizeof path, "/proc/self/task/%s/children",
-		    de->d_name);
-		if ((f = fopen(path, "re")) == NULL) {
-			closedir(d);
-			return (-1);
-		}
-		while (fscanf(f, "%ld", &pid) == 1)
-			n += orphan_visit((pid_t)pid);
-		fclose(f);
-	}
-	closedir(d);
-	return (n);
-}
-
-/* Visits every process, the slow way. */
-static ssize_t
-orphan_visit_all(void)
-{
-	struct dirent	*de;
-	DIR		*d;
-	ssize_t		 n = 0;
-
-	if ((d = opendir("/proc")) == NULL) {
-		log_warn("/proc");
-		return (0);
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (isdigit((unsigned char)de->d_name[0]))
-			n += orphan_visit((pid_t)strtol(de->d_name, NULL, 10));
-	}
-	closedir(d);
-	return (n);
-}
-
-/*
  * Signals every child of procd that is not a job's process, as the clean
- * stop has got to. Returns how many there are (zombies included: they are
- * about to be reaped).
+ * stop has got to; the kernel lists them in /proc/self/task/PID/children
+ * (procd has one thread). Returns how many there are (zombies included:
+ * they are about to be reaped).
  */
 size_t
 orphan_stop_all(void)
 {
 	struct timeval	 tv = { ORPHAN_GRACE_SEC, 0 };
-	ssize_t		 n;
+	char		 path[64];
+	FILE		*f;
+	long		 pid;
+	size_t		 n = 0;
 
-	if ((n = orphan_visit_children()) == -1)
-		n = orphan_visit_all();
+	snprintf(path, sizeof path, "/proc/self/task/%ld/children",
+	    (long)procd_pid);
+	if ((f = fopen(path, "re")) == NULL) {
+		log_warn("%s", path);
+		return (0);
+	}
+	while (fscanf(f, "%ld", &pid) == 1) {
+		if (job_find_pid((pid_t)pid) != NULL)
+			continue;
+		orphan_signal((pid_t)pid);
+		n++;
+	}
+	fclose(f);
 	if (n > 0 && !orphan_killing && orphan_timer == NULL) {
 		orphan_timer = evtimer_new(procd_base, orphan_grace_over, NULL);
 		evtimer_add(orphan_timer, &tv);
 	}
-	return ((size_t)n);
+	return (n);
 }
 
 /* A second stop signal: no more grace. */
