@@ -807,6 +807,7 @@ commands_events_loop(struct procctl *ctl, struct commands_follow *f,
 {
 	json_t	*reply;
 	char	*identity = NULL;
+	uid_t	 peer;
 	int	 r, error = 0, delay = COMMANDS_RETRY_MIN, dropped = 0;
 
 	for (;;) {
@@ -817,8 +818,14 @@ commands_events_loop(struct procctl *ctl, struct commands_follow *f,
 				delay *= 2;
 			else
 				delay = COMMANDS_RETRY_MAX;
-			if ((ctl->conn = conn_open(ctl->socket)) == NULL)
-				continue;
+			if ((ctl->conn = conn_open(ctl->socket, &peer)) ==
+			    NULL) {
+				if (errno != EPERM)
+					continue;
+				procctl_untrusted(ctl, peer);
+				error = 1;
+				break;
+			}
 			ctl->conn->sigfd = ctl->sigfd;
 		}
 		ctl->conn->notify = commands_event_notify;

@@ -26,15 +26,24 @@
 #define CONN_MAX_LINE	(SIZE_MAX / 4)
 #define CONN_READ_SIZE	65536
 
-/* Returns a connection, or NULL with errno set. */
+/*
+ * Returns a connection, or NULL with errno set: EPERM, with *peer set,
+ * when the daemon there is neither root nor this user.
+ */
 struct conn *
-conn_open(const char *path)
+conn_open(const char *path, uid_t *peer)
 {
 	struct conn	*conn;
-	int		 fd;
+	int		 fd, error;
 
 	if ((fd = proto_connect(path)) == -1)
 		return (NULL);
+	if (proto_peer_trusted(fd, peer) == -1) {
+		error = errno;
+		close(fd);
+		errno = error;
+		return (NULL);
+	}
 	conn = xcalloc(1, sizeof *conn);
 	conn->fd = fd;
 	conn->sigfd = -1;

@@ -692,9 +692,19 @@ procctl_hint_start(struct procctl *ctl)
 		    "procd --socket %s)\n", ctl->socket);
 }
 
+/* Says why procctl will not talk to what answers on the socket. */
+void
+procctl_untrusted(struct procctl *ctl, uid_t peer)
+{
+	fprintf(stderr, "procctl: refusing %s: the daemon there runs as uid "
+	    "%u, neither root nor your uid %u; nothing was sent\n",
+	    ctl->socket, (unsigned)peer, (unsigned)geteuid());
+}
+
 int
 procctl_connect(struct procctl *ctl)
 {
+	uid_t	peer;
 	int	error;
 
 	if (ctl->conn != NULL)
@@ -704,8 +714,12 @@ procctl_connect(struct procctl *ctl)
 		fprintf(stderr, "procctl: cannot resolve the socket path\n");
 		return (-1);
 	}
-	if ((ctl->conn = conn_open(ctl->socket)) == NULL) {
+	if ((ctl->conn = conn_open(ctl->socket, &peer)) == NULL) {
 		error = errno;
+		if (error == EPERM) {
+			procctl_untrusted(ctl, peer);
+			return (-1);
+		}
 		fprintf(stderr, "procctl: cannot connect to %s: %s ",
 		    ctl->socket, strerror(error));
 		if (error == EACCES || error == EPERM)

@@ -100,6 +100,7 @@ int		 procctl_usage_error(struct procctl *, const char *, ...)
 json_t		*procctl_job(struct procctl *, const char *);
 json_t		*procctl_string(struct procctl *, const char *);
 int		 procctl_connect(struct procctl *);
+void		 procctl_untrusted(struct procctl *, uid_t);
 void		 procctl_disconnect(struct procctl *);
 int		 procctl_request(struct procctl *, const char *, json_t *,
 		     json_t **);
@@ -109,7 +110,7 @@ json_t		*procctl_call(struct procctl *, const char *, json_t *);
 void		 procctl_lost(struct procctl *);
 
 /* conn.c */
-struct conn	*conn_open(const char *);
+struct conn	*conn_open(const char *, uid_t *);
 void		 conn_free(struct conn *);
 json_int_t	 conn_send(struct conn *, const char *, json_t *);
 void		 conn_cork(struct conn *);

@@ -30,11 +30,18 @@
  * that reads nothing could then hold ten times its output limit.
  */
 #define CLIENT_COPY_MAX		4096
+/*
+ * How long one client's requests may hold the loop in one turn; the rest
+ * of its input (or of its batch) waits for the next turn, after the other
+ * clients' events.
+ */
+#define CLIENT_TURN_NSEC	(5 * 1000 * 1000)
 
 struct clients	 clients = TAILQ_HEAD_INITIALIZER(clients);
 u_int		 clients_count;
 
 static u_int		 client_next_id = 1;
+static struct timespec	 client_turn_end;
 static struct clients	 clients_dead = TAILQ_HEAD_INITIALIZER(clients_dead);
 static struct event	*client_reaper;
 
@@ -42,6 +49,7 @@ static void	client_read(struct bufferevent *, void *);
 static void	client_write(struct bufferevent *, void *);
 static void	client_event(struct bufferevent *, short, void *);
 static void	client_maybe_finish(struct client *);
+static void	client_resume(int, short, void *);
 
 /*
  * Reads and drops what the peer sent but procd will not read, so that the
@@ -69,6 +77,7 @@ client_reap(int fd, short events, void *arg)
 		client_discard_input(bufferevent_getfd(c->bev));
 		bufferevent_free(c->bev);
 		event_free(c->pump);
+		event_free(c->resume);
 		if (c->linger != NULL)
 			event_free(c->linger);
 		free(c);
@@ -81,6 +90,42 @@ static void
 client_pump(int fd, short events, void *arg)
 {
 	feed_pump(arg);
+}
+
+/* A client's turn begins: it may hold the loop for CLIENT_TURN_NSEC. */
+void
+client_turn_begin(void)
+{
+	clock_gettime(CLOCK_MONOTONIC, &client_turn_end);
+	client_turn_end.tv_nsec += CLIENT_TURN_NSEC;
+	if (client_turn_end.tv_nsec >= 1000000000L) {
+		client_turn_end.tv_sec++;
+		client_turn_end.tv_nsec -= 1000000000L;
+	}
+}
+
+/* Has the current client used up its turn? */
+int
+client_turn_over(void)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec > client_turn_end.tv_sec ||
+	    (now.tv_sec == client_turn_end.tv_sec &&
+	    now.tv_nsec >= client_turn_end.tv_nsec));
+}
+
+/* Leaves the rest of c's input for its next turn. */
+static void
+client_yield(struct client *c)
+{
+	static const struct timeval	now = { 0, 0 };
+
+	c->flags |= CLIENT_BUSY;
+	bufferevent_disable(c->bev, EV_READ);
+	/* A timer, not event_active: the loop polls the others first. */
+	evtimer_add(c->resume, &now);
 }
 
 void
@@ -98,6 +143,7 @@ client_accept(int fd, uid_t uid, pid_t pid)
 	TAILQ_INIT(&c->requests);
 	TAILQ_INIT(&c->subscriptions);
 	c->pump = event_new(procd_base, -1, 0, client_pump, c);
+	c->resume = evtimer_new(procd_base, client_resume, c);
 	c->bev = bufferevent_socket_new(procd_base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL)
 		fatalx("bufferevent_socket_new failed");
@@ -135,12 +181,15 @@ client_refuse(int fd, int code, const char *message)
 	close(fd);
 }
 
-/* Would len more bytes pass c's output limit? Then c is cut off. */
-static int
-client_over_limit(struct client *c, size_t len)
+/*
+ * Would len more bytes pass c's output limit? Then c is cut off. What
+ * is queued counts, and so do answers still being built (reserved).
+ */
+int
+client_output_over(struct client *c, size_t len)
 {
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) + len <=
-	    procd_config.max_output)
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) +
+	    c->reserved + len <= procd_config.max_output)
 		return (0);
 	log_warnx("client %u (uid %u pid %ld): more than %zu bytes of output "
 	    "queued; closing", c->id, (unsigned)c->uid, (long)c->pid,
@@ -187,7 +236,7 @@ client_send_line(struct client *c, char *line, size_t len, int nolimit)
 		return;
 	}
 	out = bufferevent_get_output(c->bev);
-	if (!nolimit && client_over_limit(c, len)) {
+	if (!nolimit && client_output_over(c, len)) {
 		free(line);
 		return;
 	}
@@ -216,7 +265,7 @@ client_send_buffer(struct client *c, struct evbuffer *buf)
 		return;
 	out = bufferevent_get_output(c->bev);
 	len = evbuffer_get_length(buf);
-	if (client_over_limit(c, len))
+	if (client_output_over(c, len))
 		return;
 	if (len < CLIENT_COPY_MAX) {
 		if (evbuffer_add(out, evbuffer_pullup(buf, -1), len) == -1)
@@ -243,7 +292,9 @@ client_close(struct client *c)
 	if (c->flags & CLIENT_DEAD)
 		return;
 	c->flags |= CLIENT_DEAD;
+	request_batch_abandon(c);
 	client_drop_requests(c);
+	evtimer_del(c->resume);
 	feed_client_gone(c);
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	TAILQ_REMOVE(&clients, c, entry);
@@ -321,7 +372,7 @@ client_maybe_finish(struct client *c)
 	if (c->flags & CLIENT_DEAD)
 		return;
 	if (!(c->flags & (CLIENT_EOF | CLIENT_CLOSING)) || c->npending != 0 ||
-	    (c->flags & CLIENT_DISCARD))
+	    (c->flags & (CLIENT_DISCARD | CLIENT_BUSY)))
 		return;
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		client_close(c);
@@ -359,13 +410,22 @@ client_read_lines(struct client *c, struct evbuffer *in)
 	struct evbuffer_ptr	 start, nl;
 	const char		*data;
 	size_t			 len, linelen, used, max;
+	u_int			 lines = 0;
 
 	if (c->flags & CLIENT_DISCARD) {
 		client_discard(c, in);
 		return;
 	}
 	max = procd_config.max_request;
+	if (c->batch != NULL && request_batch_resume(c)) {
+		client_yield(c);
+		return;
+	}
 	while (!(c->flags & (CLIENT_DEAD | CLIENT_CLOSING))) {
+		if (c->batch != NULL || (lines++ > 0 && client_turn_over())) {
+			client_yield(c);
+			return;
+		}
 		/* Bytes already searched hold no "\n": do not search again. */
 		len = evbuffer_get_length(in);
 		if (len == 0 || evbuffer_ptr_set(in, &start, c->scanned,
@@ -422,9 +482,29 @@ client_read(struct bufferevent *bev, void *arg)
 {
 	struct client	*c = arg;
 
+	if (c->flags & CLIENT_BUSY)
+		return;
+	client_turn_begin();
 	client_read_lines(c, bufferevent_get_input(bev));
 	if (!(c->flags & CLIENT_DEAD))
 		client_write_now(c);
+}
+
+/* c's next turn: the rest of its batch and lines, then reading again. */
+static void
+client_resume(int fd, short events, void *arg)
+{
+	struct client	*c = arg;
+
+	c->flags &= ~CLIENT_BUSY;
+	client_turn_begin();
+	client_read_lines(c, bufferevent_get_input(c->bev));
+	if (c->flags & CLIENT_DEAD)
+		return;
+	if (!(c->flags & (CLIENT_BUSY | CLIENT_EOF | CLIENT_CLOSING)))
+		bufferevent_enable(c->bev, EV_READ);
+	client_write_now(c);
+	client_maybe_finish(c);
 }
 
 /* Output drained: feed replays, or finish a closing client. */

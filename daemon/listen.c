@@ -36,6 +36,8 @@ static struct listener	 listeners[LISTEN_MAX];
 static int		 listeners_count;
 static char		*listen_path;		/* shown by info */
 static int		 listen_owned;		/* 1: procd made the file */
+static int		 listen_dirfd = -1;	/* ... in this folder */
+static char		*listen_name;		/* ... under this name */
 static dev_t		 listen_dev;		/* ... and it is this one */
 static ino_t		 listen_ino;
 static int		 listen_paused;
@@ -81,16 +83,60 @@ listen_mkdirs(const char *path)
 }
 
 /*
- * Deals with whatever is at path already: a live daemon or something that
- * is not a socket stops procd; a stale socket is removed.
+ * Opens the socket's folder, refusing one another user could swap
+ * things in: never a symlink; for the default path, procd's own and
+ * writable by no one else; for a path the user chose, not writable by
+ * others unless sticky. The checks are made on the open folder itself.
+ */
+static int
+listen_open_dir(const char *dir, int chosen)
+{
+	struct stat	lsb, sb;
+	uid_t		uid = geteuid();
+	int		dfd;
+
+	if (lstat(dir, &lsb) == -1)
+		fatal("cannot check the socket's folder %s", dir);
+	if (S_ISLNK(lsb.st_mode))
+		fatalx("%s: the socket's folder is a symlink; procd will not "
+		    "use it", dir);
+	if (!S_ISDIR(lsb.st_mode))
+		fatalx("%s: the socket's folder is not a folder", dir);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd == -1)
+		fatal("cannot open the socket's folder %s", dir);
+	if (fstat(dfd, &sb) == -1)
+		fatal("cannot check the socket's folder %s", dir);
+	if (sb.st_dev != lsb.st_dev || sb.st_ino != lsb.st_ino)
+		fatalx("%s: the socket's folder changed while procd checked "
+		    "it", dir);
+	if (!chosen && sb.st_uid != uid)
+		fatalx("%s: the socket's folder is owned by uid %u, not by "
+		    "procd's uid %u; procd will not use it", dir,
+		    (unsigned)sb.st_uid, (unsigned)uid);
+	if (!chosen && (sb.st_mode & (S_IWGRP | S_IWOTH)))
+		fatalx("%s: the socket's folder is writable by others (mode "
+		    "%04o); only its owner may write it", dir,
+		    (unsigned)(sb.st_mode & 07777));
+	if (chosen && (sb.st_mode & S_IWOTH) && !(sb.st_mode & S_ISVTX))
+		fatalx("%s: the socket's folder is writable by everyone and "
+		    "not sticky (mode %04o); procd will not use it", dir,
+		    (unsigned)(sb.st_mode & 07777));
+	return (dfd);
+}
+
+/*
+ * Deals with whatever is at name in the socket's folder already: a live
+ * daemon or something that is not a socket stops procd; a stale socket
+ * is removed.
  */
 static void
-listen_clear(const char *path)
+listen_clear(const char *path, const char *name)
 {
 	struct stat	sb;
 	int		fd;
 
-	if (lstat(path, &sb) == -1) {
+	if (fstatat(listen_dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1) {
 		if (errno == ENOENT)
 			return;
 		fatal("cannot check %s", path);
@@ -102,55 +148,100 @@ listen_clear(const char *path)
 	if (errno != ECONNREFUSED)
 		fatal("cannot check socket %s", path);
 	log_info("removing stale socket %s", path);
-	if (unlink(path) == -1 && errno != ENOENT)
+	if (unlinkat(listen_dirfd, name, 0) == -1 && errno != ENOENT)
 		fatal("cannot remove stale socket %s", path);
 }
 
-/* Notes which file procd's bind made, to remove only that one. */
+/*
+ * Gives the new socket its group, and its mode if the folder's default
+ * ACL overrode the umask, without following a symlink swapped in for
+ * it; notes which file it is, to remove only that one.
+ */
 static void
-listen_remember(const char *path)
+listen_finish_file(const char *path, const char *name, mode_t mode)
 {
 	struct stat	sb;
 
-	if (lstat(path, &sb) == -1)
+	if (procd_config.socket_gid != (gid_t)-1 && fchownat(listen_dirfd,
+	    name, (uid_t)-1, procd_config.socket_gid, AT_SYMLINK_NOFOLLOW) ==
+	    -1)
+		fatal("cannot set the group of %s", path);
+	if (fstatat(listen_dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1)
 		fatal("cannot check %s", path);
+	if (!S_ISSOCK(sb.st_mode))
+		fatalx("%s was replaced after bind", path);
+	if ((sb.st_mode & 0777) != mode && fchmodat(listen_dirfd, name, mode,
+	    AT_SYMLINK_NOFOLLOW) == -1)
+		fatal("cannot set the mode of %s", path);
 	listen_dev = sb.st_dev;
 	listen_ino = sb.st_ino;
 	listen_owned = 1;
 }
 
-static void
-listen_create(const char *path)
+/*
+ * Binds path with mode, set through the umask: no chmod by name after
+ * bind. It is bound by its full name, the one peers see; the folder it
+ * names was checked, and the file is checked again through the folder.
+ */
+static int
+listen_bind(const char *path, mode_t mode)
 {
 	struct sockaddr_un	sun;
 	mode_t			old;
-	int			fd, mode;
+	int			fd;
 
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof sun.sun_path)
-		fatalx("socket path too long: %s", path);
 	strcpy(sun.sun_path, path);
-	listen_mkdirs(path);
-	listen_clear(path);
-
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		fatal("socket");
-	old = umask(0177);
+	old = umask(~mode & 0777);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof sun) == -1)
 		fatal("cannot bind %s", path);
 	umask(old);
-	listen_remember(path);
+	return (fd);
+}
+
+/*
+ * Creates the socket at path. Its folder is opened and checked once;
+ * everything after bind goes through that open folder, so no name
+ * resolved later can lead elsewhere.
+ */
+static void
+listen_create(const char *path, int chosen)
+{
+	struct sockaddr_un	 sun;
+	const char		*name;
+	char			*dir;
+	mode_t			 mode;
+	int			 fd;
+
+	if (strlen(path) >= sizeof sun.sun_path)
+		fatalx("socket path too long: %s", path);
+	listen_mkdirs(path);
+	dir = xstrdup(path);
+	if ((name = strrchr(path, '/')) == NULL) {
+		name = path;
+		strcpy(dir, ".");
+	} else {
+		name++;
+		dir[name - path - 1 == 0 ? 1 : name - path - 1] = '\0';
+	}
+	if (*name == '\0')
+		fatalx("socket path names a folder: %s", path);
+	listen_dirfd = listen_open_dir(dir, chosen);
+	free(dir);
+	listen_clear(path, name);
 	/* A group given without a mode means the group may connect. */
-	mode = procd_config.socket_mode;
-	if (mode == -1 && procd_config.socket_gid != (gid_t)-1)
+	mode = 0600;
+	if (procd_config.socket_mode != -1)
+		mode = procd_config.socket_mode;
+	else if (procd_config.socket_gid != (gid_t)-1)
 		mode = 0660;
-	if (mode != -1 && chmod(path, mode) == -1)
-		fatal("chmod %s", path);
-	if (procd_config.socket_gid != (gid_t)-1 &&
-	    chown(path, (uid_t)-1, procd_config.socket_gid) == -1)
-		fatal("chown %s", path);
+	fd = listen_bind(path, mode);
+	listen_finish_file(path, name, mode);
+	listen_name = xstrdup(name);
 	if (listen(fd, LISTEN_BACKLOG) == -1)
 		fatal("listen %s", path);
 	listen_path = xstrdup(path);
@@ -179,7 +270,7 @@ listen_retry_cb(int fd, short events, void *arg)
 }
 
 void
-listen_init(const char *path)
+listen_init(const char *path, int chosen)
 {
 	int	n, fd;
 
@@ -188,7 +279,7 @@ listen_init(const char *path)
 	if (n < 0)
 		fatalx("sd_listen_fds: %s", strerror(-n));
 	if (n == 0) {
-		listen_create(path);
+		listen_create(path, chosen);
 		return;
 	}
 	for (fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
@@ -249,9 +340,10 @@ listen_unlink(void)
 {
 	struct stat	sb;
 
-	if (!listen_owned || listen_path == NULL)
+	if (!listen_owned || listen_name == NULL)
 		return;
-	if (lstat(listen_path, &sb) == -1) {
+	if (fstatat(listen_dirfd, listen_name, &sb, AT_SYMLINK_NOFOLLOW) ==
+	    -1) {
 		log_warn("cannot remove %s", listen_path);
 		return;
 	}
@@ -260,7 +352,7 @@ listen_unlink(void)
 		    "leaving it", listen_path);
 		return;
 	}
-	if (unlink(listen_path) == -1)
+	if (unlinkat(listen_dirfd, listen_name, 0) == -1)
 		log_warn("cannot remove %s", listen_path);
 }
 
@@ -278,6 +370,11 @@ listen_close(void)
 	listen_paused = 0;
 	listen_unlink();
 	listen_owned = 0;
+	if (listen_dirfd != -1)
+		close(listen_dirfd);
+	listen_dirfd = -1;
+	free(listen_name);
+	listen_name = NULL;
 	if (listen_retry != NULL)
 		event_free(listen_retry);
 	listen_retry = NULL;

@@ -155,28 +155,107 @@ logbuf_stream_name(int stream)
 }
 
 /*
- * Calls cb for each retained chunk of the selected streams (a bit set of
- * 1 << stream), only the last tail lines if tail >= 0, in arrival order;
- * never with an empty chunk. cb's last argument says the chunk is the last
- * of its stream here.
+ * Three times an upper bound of the JSON string bytes each byte becomes
+ * (thirds, so that base64's 4/3 is exact): base64, or text after UTF-8
+ * repair (an invalid byte becomes a 3-byte U+FFFD) and JSON quoting. A
+ * table, since the walk looks at every byte it may send.
  */
-void
-logbuf_walk(const struct logbuf *lb, int streams, long long tail,
-    logbuf_cb cb, void *arg)
+static const unsigned char *
+logbuf_costs(int base64)
 {
-	struct log_record	*r, *first[2], *last[2] = { NULL, NULL };
-	size_t			 off[2], from;
-	int			 started[2], s;
+	static unsigned char	text[256], b64[256];
+	static int		ready;
+	int			i;
+
+	if (!ready) {
+		for (i = 0; i < 256; i++) {
+			text[i] = 3 * proto_json_text_cost((unsigned char)i);
+			b64[i] = 4;
+		}
+		ready = 1;
+	}
+	return (base64 ? b64 : text);
+}
+
+/*
+ * Where the newest output that fits bound starts, walking back from the
+ * newest byte and counting only what the walk would pass to its callback
+ * (the selected streams, from their tail start on). Sets *cut and *cutoff
+ * to the first byte kept (*cut NULL: everything fits).
+ */
+static void
+logbuf_fit_start(const struct logbuf *lb, int streams,
+    struct log_record **first, const size_t *off,
+    const struct logbuf_bound *bound, struct log_record **cut,
+    size_t *cutoff)
+{
+	struct log_record	*r;
+	const unsigned char	*cost;
+	size_t			 i, from, used = 0, budget;
+	int			 passed = 0, s, prev = -1;
+
+	*cut = NULL;
+	*cutoff = 0;
+	budget = bound->budget > SIZE_MAX / 4 ? SIZE_MAX : bound->budget * 3;
+	cost = logbuf_costs(bound->base64);
+	TAILQ_FOREACH_REVERSE(r, &lb->records, log_records, entry) {
+		s = r->stream;
+		if (!(streams & (1 << s)) || (passed & (1 << s)))
+			continue;
+		from = r == first[s] ? off[s] : r->off;
+		if (r == first[s])
+			passed |= 1 << s;
+		if (from >= r->len)
+			continue;
+		if (bound->per_record || s != prev)
+			used += 3 * bound->overhead;
+		prev = s;
+		for (i = r->len; i > from; i--) {
+			used += cost[(unsigned char)r->data[i - 1]];
+			if (used > budget)
+				break;
+		}
+		if (i == from && used <= budget)
+			continue;
+		/* Byte i - 1 does not fit: keep from i, whole characters. */
+		while (!bound->base64 && i < r->len &&
+		    ((unsigned char)r->data[i] & 0xc0) == 0x80)
+			i++;
+		*cut = r;
+		*cutoff = i;
+		return;
+	}
+}
+
+/*
+ * Calls cb for each retained chunk of the selected streams (a bit set of
+ * 1 << stream), only the last tail lines if tail >= 0, and only the
+ * newest that fit bound if it is not NULL, in arrival order; never with
+ * an empty chunk. cb's last argument says the chunk is the last of its
+ * stream here. Returns 1 if bound left out retained output, else 0.
+ */
+int
+logbuf_walk(const struct logbuf *lb, int streams, long long tail,
+    const struct logbuf_bound *bound, logbuf_cb cb, void *arg)
+{
+	struct log_record	*r, *first[2], *last[2] = { NULL, NULL }, *cut;
+	size_t			 off[2], from, cutoff;
+	int			 started[2], s, reached;
 
 	if (tail == 0)
-		return;
+		return (0);
 	logbuf_tail_start(lb, streams, tail, first, off);
+	cut = NULL;
+	cutoff = 0;
+	if (bound != NULL)
+		logbuf_fit_start(lb, streams, first, off, bound, &cut, &cutoff);
 	TAILQ_FOREACH(r, &lb->records, entry) {
 		if (streams & (1 << r->stream))
 			last[r->stream] = r;
 	}
 	started[0] = first[0] == NULL;
 	started[1] = first[1] == NULL;
+	reached = cut == NULL;
 	TAILQ_FOREACH(r, &lb->records, entry) {
 		s = r->stream;
 		if (!(streams & (1 << s)))
@@ -188,7 +267,15 @@ logbuf_walk(const struct logbuf *lb, int streams, long long tail,
 			started[s] = 1;
 			from = off[s];
 		}
+		if (!reached) {
+			if (r != cut)
+				continue;
+			reached = 1;
+			if (cutoff > from)
+				from = cutoff;
+		}
 		if (from < r->len)
 			cb(s, r->data + from, r->len - from, r == last[s], arg);
 	}
+	return (cut != NULL);
 }

@@ -2,7 +2,8 @@
 /*
  * logs: a job's retained output; with follow, each new chunk as a log
  * notification and the answer once the job is exited and its output
- * drained.
+ * drained. What is sent at once, the answer or the replayed records, is
+ * the newest output that fits in half the client's output limit.
  */
 
 #include "config.h"
@@ -28,11 +29,11 @@ static enum method_return
 method_logs_exec(struct request *req)
 {
 	struct job		*job;
-	struct evbuffer		*b;
-	enum method_return	 ret;
+	struct client		*c;
 	const char		*encoding;
 	json_t			*tailp;
 	long long		 tail = -1;
+	size_t			 budget, overhead;
 	int			 streams;
 
 	if ((job = method_job(req, "job")) == NULL)
@@ -53,24 +54,27 @@ method_logs_exec(struct request *req)
 	req->follow_base64 = encoding != NULL &&
 	    strcmp(encoding, "base64") == 0;
 
+	/* At most half the client's output limit, as written on the wire. */
+	budget = procd_config.max_output / 2;
 	if (!method_bool(req, "follow", 0)) {
-		if ((b = evbuffer_new()) == NULL)
-			fatalx("%s: evbuffer_new failed", __func__);
-		output_records(job, streams, tail, req->follow_base64, b);
-		ret = request_reply_text(req, NULL, (const char *)
-		    evbuffer_pullup(b, -1), evbuffer_get_length(b), NULL);
-		evbuffer_free(b);
-		return (ret);
+		if (req->id == NULL)
+			return (request_reply(req, NULL));
+		overhead = request_reply_overhead(req);
+		logreply_records(req, job, streams, tail,
+		    budget > overhead ? budget - overhead : 0);
+		return (METHOD_WAIT);
 	}
 	/* A notification cannot be followed: nothing would be answered. */
 	if (req->id == NULL)
 		return (request_reply(req, NULL));
-	output_replay(req, job, tail);
 	req->job = job;
 	req->queue = &job->followers;
 	TAILQ_INSERT_TAIL(req->queue, req, job_entry);
 	request_park(req);
-	output_check_done(job);
+	c = req->client;
+	logreply_replay(req, job, tail, budget);
+	if (!(c->flags & CLIENT_DEAD))
+		output_check_done(job);
 	return (METHOD_WAIT);
 }
 

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -118,7 +119,7 @@ output_open_streams(const struct job *job)
  * Appends data as the inside of a JSON string: base64, or text with
  * invalid UTF-8 replaced (utf8 carries a split character across calls).
  */
-static void
+void
 output_data(struct evbuffer *b, const char *data, size_t len, int base64,
     struct proto_utf8 *utf8, int final)
 {
@@ -141,157 +142,80 @@ output_data(struct evbuffer *b, const char *data, size_t len, int base64,
 	free(text);
 }
 
-/* Sends one chunk to a follower as a log notification. */
-static void
-output_notify(struct request *req, struct job *job, int stream,
-    const char *data, size_t len, int final)
+#define OUTPUT_NOTIFY_HEAD	"{\"jsonrpc\":\"2.0\",\"method\":\"log\"," \
+	"\"params\":{\"request\":%s,\"job\":%lld,\"stream\":\"%s\"," \
+	"\"data\":\""
+#define OUTPUT_NOTIFY_TAIL	"\"}}\n"
+
+/* The bytes of a follower's log notification around its data. */
+size_t
+output_notify_overhead(const struct request *req)
+{
+	return (snprintf(NULL, 0, OUTPUT_NOTIFY_HEAD, req->idtext,
+	    req->job->id, "stdout") + sizeof OUTPUT_NOTIFY_TAIL - 1);
+}
+
+/* Sends one chunk to a follower (of req->job) as a log notification. */
+void
+output_notify(struct request *req, int stream, const char *data,
+    size_t len, int final)
 {
 	struct evbuffer	*b;
 	size_t		 head;
 
 	if ((b = evbuffer_new()) == NULL)
 		fatalx("%s: evbuffer_new failed", __func__);
-	evbuffer_add_printf(b, "{\"jsonrpc\":\"2.0\",\"method\":\"log\","
-	    "\"params\":{\"request\":%s,\"job\":%lld,\"stream\":\"%s\","
-	    "\"data\":\"", req->idtext, job->id, logbuf_stream_name(stream));
+	evbuffer_add_printf(b, OUTPUT_NOTIFY_HEAD, req->idtext, req->job->id,
+	    logbuf_stream_name(stream));
 	head = evbuffer_get_length(b);
 	output_data(b, data, len, req->follow_base64,
 	    &req->follow_utf8[stream], final);
 	/* Only the start of a split character: nothing to say yet. */
 	if (evbuffer_get_length(b) > head) {
-		evbuffer_add(b, "\"}}\n", 4);
+		evbuffer_add(b, OUTPUT_NOTIFY_TAIL,
+		    sizeof OUTPUT_NOTIFY_TAIL - 1);
 		client_send_buffer(req->client, b);
 	}
 	evbuffer_free(b);
 }
 
-struct output_walk {
-	struct request	*req;
-	struct job	*job;
-	struct evbuffer	*out;
-	int		 open;
-	int		 base64;
-	int		 count;
-	struct proto_utf8 utf8[2];
-	struct evbuffer	*run;		/* bytes of one stream, in a row */
-	int		 run_stream;	/* -1: none */
-	int		 run_final;
-};
-
-static void
-output_replay_chunk(int stream, const char *data, size_t len, int last,
-    void *arg)
-{
-	struct output_walk	*w = arg;
-
-	output_notify(w->req, w->job, stream, data, len,
-	    last && !(w->open & (1 << stream)));
-}
-
-/* Sends the retained records to a new follower, as notifications. */
-void
-output_replay(struct request *req, struct job *job, long long tail)
-{
-	struct output_walk	w;
-
-	memset(&w, 0, sizeof w);
-	w.req = req;
-	w.job = job;
-	w.open = output_open_streams(job);
-	logbuf_walk(&job->log, req->follow_streams, tail, output_replay_chunk,
-	    &w);
-}
-
 /*
- * Writes the bytes gathered from one stream as one record, unless they
- * decode to nothing (the start of a character the next record finishes).
+ * Sends a chunk to every follower of job. A follower cut off for its
+ * output limit takes its client's other requests with it, so after one
+ * the walk starts again, past those already served.
  */
-static void
-output_record_flush(struct output_walk *w)
-{
-	struct evbuffer	*data;
-	size_t		 len;
-
-	if (w->run_stream == -1)
-		return;
-	if ((data = evbuffer_new()) == NULL)
-		fatalx("%s: evbuffer_new failed", __func__);
-	len = evbuffer_get_length(w->run);
-	output_data(data, (const char *)evbuffer_pullup(w->run, -1), len,
-	    w->base64, &w->utf8[w->run_stream], w->run_final);
-	if (evbuffer_get_length(data) > 0) {
-		if (w->count++ > 0)
-			evbuffer_add(w->out, ",", 1);
-		evbuffer_add_printf(w->out, "{\"stream\":\"%s\",\"data\":\"",
-		    logbuf_stream_name(w->run_stream));
-		evbuffer_add_buffer(w->out, data);
-		evbuffer_add(w->out, "\"}", 2);
-	}
-	evbuffer_free(data);
-	evbuffer_drain(w->run, len);
-	w->run_stream = -1;
-}
-
-/*
- * Chunks of one stream in a row make one record: a tail can skip the
- * other stream's lines between them, and base64 must see the bytes whole.
- */
-static void
-output_record_chunk(int stream, const char *data, size_t len, int last,
-    void *arg)
-{
-	struct output_walk	*w = arg;
-
-	if (w->run_stream != stream)
-		output_record_flush(w);
-	evbuffer_add(w->run, data, len);
-	w->run_stream = stream;
-	w->run_final = last && !(w->open & (1 << stream));
-}
-
-/*
- * The result of logs without follow, as JSON text into out: the retained
- * records and whether older output was dropped.
- */
-void
-output_records(struct job *job, int streams, long long tail, int base64,
-    struct evbuffer *out)
-{
-	struct output_walk	w;
-
-	memset(&w, 0, sizeof w);
-	w.job = job;
-	w.out = out;
-	w.base64 = base64;
-	w.open = output_open_streams(job);
-	w.run_stream = -1;
-	if ((w.run = evbuffer_new()) == NULL)
-		fatalx("%s: evbuffer_new failed", __func__);
-	evbuffer_add(out, "{\"records\":[", 12);
-	logbuf_walk(&job->log, streams, tail, output_record_chunk, &w);
-	output_record_flush(&w);
-	evbuffer_free(w.run);
-	evbuffer_add_printf(out, "],\"truncated\":%s}",
-	    job->log.truncated ? "true" : "false");
-}
-
 static void
 output_to_followers(struct job *job, int stream, const char *data,
     size_t len, int final)
 {
-	struct request	*req, *next;
+	static u_int	 tick;
+	struct request	*req;
+	struct client	*c;
 
-	TAILQ_FOREACH_SAFE(req, &job->followers, job_entry, next) {
+	tick++;
+again:
+	TAILQ_FOREACH(req, &job->followers, job_entry) {
+		if (req->follow_tick == tick)
+			continue;
+		req->follow_tick = tick;
 		if (!(req->follow_streams & (1 << stream)))
 			continue;
+		c = req->client;
+		if (logreply_live(req, stream, data, len, final)) {
+			if (c->flags & CLIENT_DEAD)
+				goto again;
+			continue;
+		}
 		if (len == 0 && (req->follow_base64 ||
 		    req->follow_utf8[stream].have == 0))
 			continue;
-		output_notify(req, job, stream, data, len, final);
+		output_notify(req, stream, data, len, final);
+		if (c->flags & CLIENT_DEAD)
+			goto again;
 	}
 }
 
-/* The answer to logs with follow: {"job": JOB OBJECT}. */
+/* The answer to logs with follow: {"job": JOB OBJECT, "truncated": B}. */
 static void
 output_follow_done(struct request *req, struct job *job)
 {
@@ -299,10 +223,16 @@ output_follow_done(struct request *req, struct job *job)
 	size_t		 len;
 
 	text = job_text(job, &len);
-	request_reply_text(req, "{\"job\":", text, len, "}");
+	request_reply_text(req, "{\"job\":", text, len,
+	    req->follow_truncated ? ",\"truncated\":true}" :
+	    ",\"truncated\":false}");
 }
 
-/* Answers the followers once the job is exited and its pipes are closed. */
+/*
+ * Answers the followers once the job is exited and its pipes are closed,
+ * but not one whose replay is still being sent. An answer can cut off a
+ * client and free its other requests, so each starts from the head.
+ */
 void
 output_check_done(struct job *job)
 {
@@ -310,8 +240,15 @@ output_check_done(struct job *job)
 
 	if (job->state != PROTO_EXITED || output_open_streams(job) != 0)
 		return;
-	while ((req = TAILQ_FIRST(&job->followers)) != NULL)
+	for (;;) {
+		TAILQ_FOREACH(req, &job->followers, job_entry) {
+			if (req->reply == NULL)
+				break;
+		}
+		if (req == NULL)
+			return;
 		output_follow_done(req, job);
+	}
 }
 
 static void
@@ -401,8 +338,10 @@ output_free(struct job *job)
 		}
 		job->out_fd[i] = -1;
 	}
-	while ((req = TAILQ_FIRST(&job->followers)) != NULL)
-		output_follow_done(req, job);
+	while ((req = TAILQ_FIRST(&job->followers)) != NULL) {
+		if (logreply_flush(req) == 0)
+			output_follow_done(req, job);
+	}
 	if (job->out_grace != NULL)
 		event_free(job->out_grace);
 	logbuf_clear(&job->log);

@@ -98,7 +98,7 @@ procd_usage(FILE *f)
 		    "  --max-output BYTES      queued for one client (default "
 		    "16 MiB, at least 1024)\n"
 		    "  --log-limit BYTES       output kept per job (default "
-		    "262144)\n"
+		    "262144, at most 1 GiB)\n"
 		    "  --event-history N       events kept for since (default "
 		    "10000)\n");
 }
@@ -175,6 +175,12 @@ procd_parse(int argc, char **argv)
 		case OPT_LOG_LIMIT:
 			procd_config.log_limit = procd_number("log-limit",
 			    optarg, 0);
+			if (procd_config.log_limit > PROTO_MAX_LOG_LIMIT) {
+				fprintf(stderr, "procd: --log-limit: at most "
+				    "%lld (1 GiB): %s\n", PROTO_MAX_LOG_LIMIT,
+				    optarg);
+				exit(2);
+			}
 			break;
 		case OPT_EVENT_HISTORY:
 			procd_config.event_history = procd_number(
@@ -313,6 +319,7 @@ main(int argc, char **argv)
 	if ((procd_base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	spawn_init();
+	orphan_init();
 	feed_init();
 	if ((path = proto_socket_path(procd_config.socket_path)) == NULL)
 		fatal("socket path");
@@ -324,7 +331,8 @@ main(int argc, char **argv)
 	}
 	procd_done_event = event_new(procd_base, -1, 0, procd_done, NULL);
 	procd_flush_timer = evtimer_new(procd_base, procd_flush, NULL);
-	listen_init(path);
+	listen_init(path,
+	    proto_socket_path_chosen(procd_config.socket_path));
 	free(path);
 	notify_init();
 	notify_ready();

@@ -81,7 +81,7 @@ void		 xfree_strv(char **);
 char		*time_rfc3339(const struct timespec *, char *, size_t);
 
 /* listen.c */
-void		 listen_init(const char *);
+void		 listen_init(const char *, int);
 void		 listen_close(void);
 void		 listen_pause(void);
 void		 listen_resume(void);
@@ -99,13 +99,17 @@ struct client {
 #define CLIENT_EOF	0x2	/* peer shut down its writing side */
 #define CLIENT_CLOSING	0x4	/* flush what is queued, then close */
 #define CLIENT_DISCARD	0x8	/* dropping the rest of an oversized line */
+#define CLIENT_BUSY	0x10	/* input left for its next turn */
 
 	size_t			 scanned;	/* input known to hold no "\n" */
+	size_t			 reserved;	/* output still being built */
 	size_t			 discarded;	/* of an oversized line */
 	u_int			 npending;	/* parked requests */
 	TAILQ_HEAD(, request)	 requests;	/* parked requests, owned */
 	TAILQ_HEAD(, subscription) subscriptions; /* owned */
 	struct event		*pump;		/* sends event replays */
+	struct event		*resume;	/* its next turn, when busy */
+	struct batch		*batch;		/* running over turns, owned */
 	struct event		*linger;	/* bounds CLIENT_DISCARD */
 	TAILQ_ENTRY(client)	 entry;
 };
@@ -114,6 +118,9 @@ extern struct clients	 clients;
 extern u_int		 clients_count;
 void		 client_accept(int, uid_t, pid_t);
 void		 client_refuse(int, int, const char *);
+int		 client_output_over(struct client *, size_t);
+void		 client_turn_begin(void);
+int		 client_turn_over(void);
 void		 client_send(struct client *, json_t *);
 void		 client_send_line(struct client *, char *, size_t, int);
 void		 client_send_buffer(struct client *, struct evbuffer *);
@@ -124,9 +131,11 @@ void		 client_free_all(void);
 
 /* request.c */
 struct batch {
-	struct client	*client;
-	struct evbuffer	*out;		/* the answers so far, comma-separated */
-	u_int		 outstanding;
+	struct client		*client;
+	struct evbuffer		*out;	/* the answers so far, comma-separated */
+	u_int			 outstanding;
+	struct proto_message	 msg;	/* the requests, decoded */
+	size_t			 next;	/* the next one to execute */
 };
 
 TAILQ_HEAD(requests, request);
@@ -139,6 +148,7 @@ struct request {
 	struct batch			*batch;
 	int				 flags;
 #define REQUEST_PARKED	0x1	/* on its client's list of requests */
+#define REQUEST_UNPARKED 0x2	/* was, and is being answered */
 
 	/* A parked request (join, logs): the job, the job's list it is
 	 * on, and its timeout. */
@@ -149,11 +159,18 @@ struct request {
 	/* logs with follow */
 	int				 follow_streams;
 	int				 follow_base64;
+	int				 follow_truncated;
+	u_int				 follow_tick;	/* see output.c */
+	struct logreply			*reply;	/* being built, owned */
 	struct proto_utf8		 follow_utf8[2];
 	TAILQ_ENTRY(request)		 job_entry;
 	TAILQ_ENTRY(request)		 client_entry;
 };
 void		 request_line(struct client *, const char *, size_t);
+int		 request_batch_resume(struct client *);
+void		 request_batch_abandon(struct client *);
+size_t		 request_reply_overhead(const struct request *);
+enum method_return request_reply_buffer(struct request *, struct evbuffer *);
 enum method_return request_reply(struct request *, json_t *);
 enum method_return request_reply_text(struct request *, const char *,
 		     const char *, size_t, const char *);
@@ -226,10 +243,17 @@ struct logbuf {
 void		 logbuf_init(struct logbuf *, size_t);
 void		 logbuf_clear(struct logbuf *);
 void		 logbuf_append(struct logbuf *, int, const char *, size_t);
+/* How much of the retained output a walk may cover, as JSON text. */
+struct logbuf_bound {
+	size_t		 budget;	/* bytes */
+	size_t		 overhead;	/* bytes per piece */
+	int		 per_record;	/* a piece: a record, else a run */
+	int		 base64;
+};
 typedef void	(*logbuf_cb)(int, const char *, size_t, int, void *);
 const char	*logbuf_stream_name(int);
-void		 logbuf_walk(const struct logbuf *, int, long long, logbuf_cb,
-		     void *);
+int		 logbuf_walk(const struct logbuf *, int, long long,
+		     const struct logbuf_bound *, logbuf_cb, void *);
 
 /* output.c */
 extern u_int	 output_streams_open;
@@ -239,12 +263,25 @@ int		 output_pipes(struct job *, int [2]);
 void		 output_abort(struct job *, int [2]);
 void		 output_started(struct job *, int [2]);
 int		 output_open_streams(const struct job *);
-void		 output_replay(struct request *, struct job *, long long);
-void		 output_records(struct job *, int, long long, int,
-		     struct evbuffer *);
+void		 output_data(struct evbuffer *, const char *, size_t, int,
+		     struct proto_utf8 *, int);
+size_t		 output_notify_overhead(const struct request *);
+void		 output_notify(struct request *, int, const char *, size_t,
+		     int);
 void		 output_check_done(struct job *);
 void		 output_reaped(struct job *);
 void		 output_free(struct job *);
+
+/* logreply.c: the records logs sends at once, built over turns */
+struct logreply;
+void		 logreply_records(struct request *, struct job *, int,
+		     long long, size_t);
+void		 logreply_replay(struct request *, struct job *, long long,
+		     size_t);
+int		 logreply_live(struct request *, int, const char *, size_t,
+		     int);
+int		 logreply_flush(struct request *);
+void		 logreply_free(struct logreply *);
 
 /* job.c */
 struct job {
@@ -317,6 +354,31 @@ void		 job_close(struct job *);
 const char	*job_text(struct job *, size_t *);
 u_int		 job_alive_count(void);
 
+/* spawn-child.c: between clone and exec; see the file for its rules */
+enum spawn_step {
+	SPAWN_STEP_SIGNALS,
+	SPAWN_STEP_SETSID,
+	SPAWN_STEP_FDS,
+	SPAWN_STEP_PDEATHSIG,
+	SPAWN_STEP_CHDIR,
+	SPAWN_STEP_EXEC,
+};
+struct spawn_child {
+	const char	*path;
+	char *const	*argv;
+	char *const	*envp;
+	const char	*cwd;
+	int		 stdin_fd;
+	int		 stdout_fd;	/* -1: procd's own */
+	int		 stderr_fd;	/* -1: procd's own */
+	int		 report;	/* set by spawn_child_run */
+	pid_t		 parent;	/* set by spawn_child_run */
+};
+void		 spawn_child_init(void);
+void		 spawn_child_free(void);
+pid_t		 spawn_child_run(struct spawn_child *, int *);
+const char	*spawn_child_step_name(int);
+
 /* spawn.c */
 void		 spawn_init(void);
 void		 spawn_free(void);
@@ -328,6 +390,7 @@ void		 reap_init(void);
 void		 reap_free(void);
 
 /* orphan.c: what jobs left behind, stopped on a clean stop */
+void		 orphan_init(void);
 size_t		 orphan_stop_all(void);
 void		 orphan_kill_all(void);
 void		 orphan_free(void);

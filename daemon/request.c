@@ -5,7 +5,8 @@
  * result's text (a job's is cached), so a busy connection costs little
  * JSON work. A request that waits (join, logs -f) is parked on its client,
  * which owns it; a batch is answered as one array once its last request is
- * answered.
+ * answered. A batch runs in order, over several loop turns if it is long,
+ * and its answer counts against the client's output limit as it grows.
  */
 
 #include "config.h"
@@ -15,6 +16,8 @@
 #include <string.h>
 
 #include "procd.h"
+
+static void	request_unpark(struct request *);
 
 static void
 request_batch_release(struct batch *b)
@@ -32,6 +35,21 @@ request_batch_release(struct batch *b)
 	free(b);
 }
 
+/*
+ * Is there room in b's answer for len more bytes? A batch's answer counts
+ * against the client's output limit while it is built: once it would pass
+ * it, the client is cut off, as for a single answer that is too large,
+ * and the rest of the batch is not executed.
+ */
+static int
+request_batch_room(struct client *c, struct batch *b, size_t len)
+{
+	if (c->flags & CLIENT_DEAD)
+		return (0);
+	/* "[", the commas so far and "]\n" */
+	return (!client_output_over(c, evbuffer_get_length(b->out) + len + 3));
+}
+
 /* Sends one answer line (malloc'd, stolen, ends in "\n") into its batch. */
 static void
 request_deliver(struct client *c, struct batch *b, char *line, size_t len)
@@ -40,9 +58,11 @@ request_deliver(struct client *c, struct batch *b, char *line, size_t len)
 		client_send_line(c, line, len, 0);
 		return;
 	}
-	if (evbuffer_get_length(b->out) > 0)
-		evbuffer_add(b->out, ",", 1);
-	evbuffer_add(b->out, line, len - 1);
+	if (request_batch_room(c, b, len)) {
+		if (evbuffer_get_length(b->out) > 0)
+			evbuffer_add(b->out, ",", 1);
+		evbuffer_add(b->out, line, len - 1);
+	}
 	free(line);
 }
 
@@ -66,20 +86,36 @@ request_free(struct request *req)
 
 	if (req->timer != NULL)
 		event_free(req->timer);
+	logreply_free(req->reply);
 	if (req->queue != NULL)
 		TAILQ_REMOVE(req->queue, req, job_entry);
-	if (req->flags & REQUEST_PARKED) {
-		TAILQ_REMOVE(&c->requests, req, client_entry);
-		c->npending--;
-	}
+	request_unpark(req);
 	if (req->batch != NULL)
 		request_batch_release(req->batch);
 	json_decref(req->id);
 	json_decref(req->params);
 	free(req->idtext);
-	if (req->flags & REQUEST_PARKED)
+	if (req->flags & REQUEST_UNPARKED)
 		client_request_done(c);
 	free(req);
+}
+
+/*
+ * Takes req off its client's list of parked requests, as its answer is
+ * about to be sent: sending can cut the client off, which frees the
+ * requests on that list, and req is freed by its answerer alone.
+ */
+static void
+request_unpark(struct request *req)
+{
+	struct client	*c = req->client;
+
+	if (!(req->flags & REQUEST_PARKED))
+		return;
+	TAILQ_REMOVE(&c->requests, req, client_entry);
+	c->npending--;
+	req->flags &= ~REQUEST_PARKED;
+	req->flags |= REQUEST_UNPARKED;
 }
 
 /*
@@ -93,11 +129,53 @@ request_reply_text(struct request *req, const char *prefix,
 	char	*line;
 	int	 n;
 
+	request_unpark(req);
 	if (req->id != NULL) {
 		n = xasprintf(&line, "{\"jsonrpc\":\"2.0\",\"id\":%s,"
 		    "\"result\":%s%.*s%s}\n", req->idtext, prefix ? prefix : "",
 		    (int)len, text, suffix ? suffix : "");
 		request_deliver(req->client, req->batch, line, n);
+	}
+	request_free(req);
+	return (METHOD_DONE);
+}
+
+/* The bytes of an answer line around its result. */
+size_t
+request_reply_overhead(const struct request *req)
+{
+	return (sizeof "{\"jsonrpc\":\"2.0\",\"id\":,\"result\":}\n" - 1 +
+	    (req->idtext != NULL ? strlen(req->idtext) : 0));
+}
+
+/*
+ * Answers req with the JSON text in result (moved out of it, not
+ * copied), then frees req: for answers too large to copy.
+ */
+enum method_return
+request_reply_buffer(struct request *req, struct evbuffer *result)
+{
+	struct client	*c = req->client;
+	struct evbuffer	*msg;
+
+	request_unpark(req);
+	if (req->id != NULL && !(c->flags & CLIENT_DEAD)) {
+		if ((msg = evbuffer_new()) == NULL)
+			fatalx("%s: evbuffer_new failed", __func__);
+		evbuffer_add_printf(msg, "{\"jsonrpc\":\"2.0\",\"id\":%s,"
+		    "\"result\":", req->idtext);
+		evbuffer_add_buffer(msg, result);
+		evbuffer_add(msg, "}", 1);
+		if (req->batch == NULL) {
+			evbuffer_add(msg, "\n", 1);
+			client_send_buffer(c, msg);
+		} else if (request_batch_room(c, req->batch,
+		    evbuffer_get_length(msg))) {
+			if (evbuffer_get_length(req->batch->out) > 0)
+				evbuffer_add(req->batch->out, ",", 1);
+			evbuffer_add_buffer(req->batch->out, msg);
+		}
+		evbuffer_free(msg);
 	}
 	request_free(req);
 	return (METHOD_DONE);
@@ -140,6 +218,7 @@ request_verror(struct request *req, int code, json_t *data, const char *fmt,
 {
 	char	*message;
 
+	request_unpark(req);
 	if (req->id == NULL) {
 		json_decref(data);
 		request_free(req);
@@ -245,13 +324,50 @@ request_dispatch(struct client *c, struct batch *b,
 	m->exec(request_new(c, b, pr, m));
 }
 
-/* Handles one line (without "\r\n") from client c. */
+/*
+ * Executes the requests of c's running batch in order, as long as its
+ * turn lasts. Returns 1 if some are left for a later turn, else 0 (the
+ * batch is done and released).
+ */
+int
+request_batch_resume(struct client *c)
+{
+	struct batch	*b = c->batch;
+
+	while (b->next < b->msg.nrequests) {
+		if (b->next > 0 && client_turn_over())
+			return (1);
+		request_dispatch(c, b, &b->msg.requests[b->next++]);
+		/* Cut off: client_close abandoned b, which may be gone. */
+		if (c->flags & CLIENT_DEAD)
+			return (0);
+	}
+	request_batch_abandon(c);
+	return (0);
+}
+
+/* Drops what is left of c's running batch (c is done or closing). */
+void
+request_batch_abandon(struct client *c)
+{
+	struct batch	*b = c->batch;
+
+	if (b == NULL)
+		return;
+	c->batch = NULL;
+	proto_message_clear(&b->msg);
+	request_batch_release(b);
+}
+
+/*
+ * Handles one line (without "\r\n") from client c. A batch may leave
+ * c->batch set: its rest runs on later turns, before c's next line.
+ */
 void
 request_line(struct client *c, const char *line, size_t len)
 {
 	struct proto_message	 msg;
-	struct batch		*b = NULL;
-	size_t			 i;
+	struct batch		*b;
 
 	if (proto_frame_blank(line, len))
 		return;
@@ -262,16 +378,18 @@ request_line(struct client *c, const char *line, size_t len)
 		    PROTO_PARSE_ERROR, "Parse error", NULL));
 		return;
 	}
-	if (msg.batch) {
-		b = xcalloc(1, sizeof *b);
-		b->client = c;
-		if ((b->out = evbuffer_new()) == NULL)
-			fatalx("%s: evbuffer_new failed", __func__);
-		b->outstanding = 1;	/* held until every entry is in */
+	if (!msg.batch) {
+		if (msg.nrequests == 1)
+			request_dispatch(c, NULL, &msg.requests[0]);
+		proto_message_clear(&msg);
+		return;
 	}
-	for (i = 0; i < msg.nrequests; i++)
-		request_dispatch(c, b, &msg.requests[i]);
-	if (b != NULL)
-		request_batch_release(b);
-	proto_message_clear(&msg);
+	b = xcalloc(1, sizeof *b);
+	b->client = c;
+	if ((b->out = evbuffer_new()) == NULL)
+		fatalx("%s: evbuffer_new failed", __func__);
+	b->outstanding = 1;	/* held until every entry has run */
+	b->msg = msg;
+	c->batch = b;
+	request_batch_resume(c);
 }

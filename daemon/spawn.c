@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * Starting a worker. glibc's posix_spawn clones with CLONE_VFORK, so when
- * it returns the worker has exec'd or the exec error is in hand: start
- * answers with the truth, and a terminate sent right after it reaches a
- * process that already has default signal dispositions. The worker leads
- * its own session and process group, with an empty signal mask, default
- * dispositions, stdin on /dev/null and no fd beyond 0-2.
+ * Starting a worker: its argv, environment and program path, made here in
+ * procd, then the spawn child (spawn-child.c). The child is a vfork, so
+ * when it returns the worker has exec'd or the exec error is in hand:
+ * start answers with the truth, and a terminate sent right after it
+ * reaches a process that already has default signal dispositions. The
+ * worker leads its own session and process group, with an empty signal
+ * mask, default dispositions, stdin on /dev/null, no fd beyond 0-2, and
+ * SIGKILL as its parent-death signal.
  */
 
 #include "config.h"
@@ -15,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,6 +30,7 @@ extern char	**environ;
 /* procd's environment without the variables meant for procd alone. */
 static char	**spawn_base_env;
 static size_t	  spawn_base_count;
+static int	  spawn_devnull = -1;	/* the worker's stdin */
 
 static int
 spawn_env_private(const char *entry)
@@ -59,6 +61,9 @@ spawn_init(void)
 		if (!spawn_env_private(*e))
 			spawn_base_env[spawn_base_count++] = xstrdup(*e);
 	}
+	if ((spawn_devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
+		fatal("/dev/null");
+	spawn_child_init();
 }
 
 /*
@@ -149,72 +154,6 @@ spawn_search(const char *name, char **envp, const char *cwd)
 	return (NULL);
 }
 
-static int
-spawn_check_cwd(const char *cwd)
-{
-	struct stat	sb;
-
-	if (stat(cwd, &sb) == -1)
-		return (-1);
-	if (!S_ISDIR(sb.st_mode)) {
-		errno = ENOTDIR;
-		return (-1);
-	}
-	return (access(cwd, X_OK));
-}
-
-/*
- * Every signal, glibc's internal ones (SIGCANCEL and SIGSETXID, 32 and 33)
- * included: sigfillset leaves those out, and glibc's posix_spawn then sets
- * them to SIG_IGN in the child, which exec keeps. sigaddset refuses them,
- * so their bits are set directly (bit n - 1 is signal n).
- */
-static void
-spawn_all_signals(sigset_t *set)
-{
-	unsigned long	*bits = (unsigned long *)set;
-	int		 sig;
-
-	sigfillset(set);
-	for (sig = 32; sig <= 33; sig++)
-		bits[(sig - 1) / (8 * sizeof *bits)] |=
-		    1UL << ((sig - 1) % (8 * sizeof *bits));
-}
-
-static int
-spawn_attr(posix_spawnattr_t *attr, posix_spawn_file_actions_t *fa,
-    const struct job *job, const int wfd[2])
-{
-	sigset_t	empty, all;
-
-	sigemptyset(&empty);
-	spawn_all_signals(&all);
-	if (posix_spawnattr_init(attr) != 0)
-		return (-1);
-	if (posix_spawn_file_actions_init(fa) != 0) {
-		posix_spawnattr_destroy(attr);
-		return (-1);
-	}
-	posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSID |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	posix_spawnattr_setsigmask(attr, &empty);
-	posix_spawnattr_setsigdefault(attr, &all);
-	posix_spawn_file_actions_addchdir_np(fa, job->cwd);
-	posix_spawn_file_actions_addopen(fa, STDIN_FILENO, "/dev/null",
-	    O_RDONLY, 0);
-	if (job->out_mode == OUTPUT_CAPTURE) {
-		posix_spawn_file_actions_adddup2(fa, wfd[0], STDOUT_FILENO);
-		posix_spawn_file_actions_adddup2(fa, wfd[1], STDERR_FILENO);
-	} else if (job->out_mode == OUTPUT_NULL) {
-		posix_spawn_file_actions_addopen(fa, STDOUT_FILENO,
-		    "/dev/null", O_WRONLY, 0);
-		posix_spawn_file_actions_addopen(fa, STDERR_FILENO,
-		    "/dev/null", O_WRONLY, 0);
-	}
-	posix_spawn_file_actions_addclosefrom_np(fa, STDERR_FILENO + 1);
-	return (0);
-}
-
 static void
 spawn_failed(int error, const char *what, const char *path, char **cause,
     json_t **data)
@@ -231,18 +170,13 @@ spawn_failed(int error, const char *what, const char *path, char **cause,
 pid_t
 spawn_job(struct job *job, const json_t *env, char **cause, json_t **data)
 {
-	posix_spawnattr_t		 attr;
-	posix_spawn_file_actions_t	 fa;
-	const char			*argv0;
-	char				**argv, **envp, **owned, *path;
-	size_t				  i, argc;
-	pid_t				  pid;
-	int				  error, wfd[2];
+	struct spawn_child	 sc;
+	const char		*argv0;
+	char			**argv, **envp, **owned, *path;
+	size_t			  i, argc;
+	pid_t			  pid = -1;
+	int			  wfd[2], step;
 
-	if (spawn_check_cwd(job->cwd) == -1) {
-		spawn_failed(errno, "chdir", job->cwd, cause, data);
-		return (-1);
-	}
 	argc = json_array_size(job->argv);
 	argv = xcalloc(argc + 1, sizeof *argv);
 	for (i = 0; i < argc; i++)
@@ -254,27 +188,28 @@ spawn_job(struct job *job, const json_t *env, char **cause, json_t **data)
 		path = xstrdup(argv0);
 	else if ((path = spawn_search(argv0, envp, job->cwd)) == NULL) {
 		spawn_failed(errno, "exec", argv0, cause, data);
-		pid = -1;
 		goto out;
 	}
 	if (output_pipes(job, wfd) == -1) {
 		spawn_failed(errno, "pipe", path, cause, data);
-		pid = -1;
 		goto out;
 	}
-	if (spawn_attr(&attr, &fa, job, wfd) == -1) {
-		spawn_failed(errno, "exec", path, cause, data);
+	memset(&sc, 0, sizeof sc);
+	sc.path = path;
+	sc.argv = argv;
+	sc.envp = envp;
+	sc.cwd = job->cwd;
+	sc.stdin_fd = spawn_devnull;
+	sc.stdout_fd = sc.stderr_fd = -1;
+	if (job->out_mode == OUTPUT_CAPTURE) {
+		sc.stdout_fd = wfd[0];
+		sc.stderr_fd = wfd[1];
+	} else if (job->out_mode == OUTPUT_NULL)
+		sc.stdout_fd = sc.stderr_fd = spawn_devnull;
+	if ((pid = spawn_child_run(&sc, &step)) == -1) {
+		spawn_failed(errno, spawn_child_step_name(step),
+		    step == SPAWN_STEP_CHDIR ? job->cwd : path, cause, data);
 		output_abort(job, wfd);
-		pid = -1;
-		goto out;
-	}
-	error = posix_spawn(&pid, path, &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	if (error != 0) {
-		spawn_failed(error, "exec", path, cause, data);
-		output_abort(job, wfd);
-		pid = -1;
 	} else
 		output_started(job, wfd);
 out:
@@ -288,6 +223,10 @@ out:
 void
 spawn_free(void)
 {
+	spawn_child_free();
+	if (spawn_devnull != -1)
+		close(spawn_devnull);
+	spawn_devnull = -1;
 	xfree_strv(spawn_base_env);
 	spawn_base_env = NULL;
 }

@@ -191,6 +191,23 @@ proto_json_quote(const char *s, size_t len, char *out)
 	return (o);
 }
 
+/*
+ * An upper bound of the bytes one byte of text becomes inside a JSON
+ * string once invalid UTF-8 is replaced (U+FFFD, 3 bytes) and quoted as
+ * proto_json_quote does.
+ */
+size_t
+proto_json_text_cost(unsigned char ch)
+{
+	if (ch >= 0x80)
+		return (3);
+	if (ch == '"' || ch == '\\' || ch == '\n' || ch == '\t' || ch == '\r')
+		return (2);
+	if (ch < 0x20 || ch == 0x7f)
+		return (6);
+	return (1);
+}
+
 size_t
 proto_json_quote_bound(size_t len)
 {

@@ -19,7 +19,7 @@ const struct proto_param proto_params_start[] = {
 	{ "parent",		PROTO_P_JOB,		0 },
 	{ "stop_timeout",	PROTO_P_SECONDS,	0 },
 	{ "output",		PROTO_P_STRING,		0 },
-	{ "log_limit",		PROTO_P_UINT,		0 },
+	{ "log_limit",		PROTO_P_LOG_LIMIT,	0 },
 	{ NULL,			0,			0 }
 };
 

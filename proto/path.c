@@ -47,6 +47,43 @@ proto_connect(const char *path)
 	return (fd);
 }
 
+/*
+ * True if the path comes from the option or PROCD_SOCKET: the user chose
+ * its folder, rather than it being the default one.
+ */
+int
+proto_socket_path_chosen(const char *option)
+{
+	const char	*env;
+
+	if (option != NULL && *option != '\0')
+		return (1);
+	env = getenv("PROCD_SOCKET");
+	return (env != NULL && *env != '\0');
+}
+
+/*
+ * Checks who answers on a connected socket, before anything is sent: a
+ * procd runs as root or as the client's own uid, and anything else may
+ * be another user's server squatting the path. Returns 0 if the peer is
+ * trusted; -1 with errno EPERM and *peer set if not, or with the errno
+ * of a failed look.
+ */
+int
+proto_peer_trusted(int fd, uid_t *peer)
+{
+	struct ucred	uc;
+	socklen_t	len = sizeof uc;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == -1)
+		return (-1);
+	*peer = uc.uid;
+	if (uc.uid == 0 || uc.uid == geteuid())
+		return (0);
+	errno = EPERM;
+	return (-1);
+}
+
 /* Returns the socket path to use (malloc'd), or NULL on out of memory. */
 char *
 proto_socket_path(const char *option)

@@ -22,6 +22,7 @@
 #define PROTO_MAX_CLIENTS	1024
 #define PROTO_MAX_JOBS		65536
 #define PROTO_STOP_TIMEOUT	10.0
+#define PROTO_MAX_LOG_LIMIT	(1024LL * 1024 * 1024)	/* a job's log_limit */
 /* Largest timeout or stop_timeout accepted, in seconds (about 31 years). */
 #define PROTO_MAX_SECONDS	1e9
 
@@ -56,6 +57,8 @@ int		 proto_state_parse(const char *);
 
 /* path.c */
 char		*proto_socket_path(const char *);
+int		 proto_socket_path_chosen(const char *);
+int		 proto_peer_trusted(int, uid_t *);
 int		 proto_connect(const char *);
 
 /*
@@ -108,6 +111,7 @@ json_t		*proto_error_new(json_t *, int, const char *, json_t *);
 char		*proto_encode(const json_t *, size_t *);
 char		*proto_dump(const json_t *);
 size_t		 proto_json_quote(const char *, size_t, char *);
+size_t		 proto_json_text_cost(unsigned char);
 size_t		 proto_json_quote_bound(size_t);
 
 /*
@@ -127,6 +131,7 @@ enum proto_ptype {
 	PROTO_P_STATES,		/* state name or array of state names */
 	PROTO_P_SIGNAL,		/* number 1-64 or name */
 	PROTO_P_UINT,		/* integer >= 0 */
+	PROTO_P_LOG_LIMIT,	/* integer 0 .. PROTO_MAX_LOG_LIMIT */
 	PROTO_P_JOBS,		/* array of JOB */
 	PROTO_P_ANY,
 };

@@ -30,6 +30,7 @@ static const struct proto_param fuzz_misc[] = {
 	{ "group", PROTO_P_BOOL, 0 },
 	{ "jobs", PROTO_P_JOBS, 0 },
 	{ "since", PROTO_P_UINT, 0 },
+	{ "limit", PROTO_P_LOG_LIMIT, 0 },
 	{ "data", PROTO_P_ANY, 0 },
 	{ NULL, 0, 0 },
 };

@@ -2303,6 +2303,63 @@ test_json_quote_jansson(void **state)
 	expect_quote_parses("a\0b\0", 4);
 }
 
+/*
+ * proto_json_text_cost bounds what any byte becomes: quoted on its own,
+ * or as U+FFFD (3 bytes) when it is not valid UTF-8.
+ */
+static void
+test_json_text_cost(void **state)
+{
+	char	in, out[8];
+	size_t	n;
+	int	i;
+
+	for (i = 0; i < 256; i++) {
+		in = (char)i;
+		n = i < 0x80 ? proto_json_quote(&in, 1, out) : 3;
+		assert_true(proto_json_text_cost((unsigned char)i) >= n);
+		if (i < 0x80)
+			assert_int_equal(proto_json_text_cost((unsigned char)i),
+			    n);
+	}
+}
+
+/* log_limit: an integer from 0 to 1 GiB. */
+static void
+test_params_log_limit(void **state)
+{
+	static const char *const good[] = {
+		"{\"argv\":[\"x\"],\"log_limit\":0}",
+		"{\"argv\":[\"x\"],\"log_limit\":1073741824}",
+		"{\"argv\":[\"x\"],\"log_limit\":null}",
+	};
+	static const char *const bad[] = {
+		"{\"argv\":[\"x\"],\"log_limit\":1073741825}",
+		"{\"argv\":[\"x\"],\"log_limit\":-1}",
+		"{\"argv\":[\"x\"],\"log_limit\":1.5}",
+		"{\"argv\":[\"x\"],\"log_limit\":\"1\"}",
+	};
+	json_t	*v;
+	char	*cause;
+	size_t	 i;
+
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		assert_non_null(v = json_loads(good[i], 0, NULL));
+		assert_int_equal(proto_params_check(v, proto_params_start,
+		    &cause), 0);
+		json_decref(v);
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_non_null(v = json_loads(bad[i], 0, NULL));
+		assert_int_equal(proto_params_check(v, proto_params_start,
+		    &cause), -1);
+		assert_non_null(strstr(cause, "'log_limit'"));
+		assert_non_null(strstr(cause, "1073741824"));
+		free(cause);
+		json_decref(v);
+	}
+}
+
 /* --- proto_dump and proto_encode: numbers --- */
 
 /* The text of v, then read back with jansson; *textp to free. */
@@ -2597,6 +2654,8 @@ main(void)
 		cmocka_unit_test(test_base64_invalid),
 		cmocka_unit_test(test_json_quote),
 		cmocka_unit_test(test_json_quote_jansson),
+		cmocka_unit_test(test_json_text_cost),
+		cmocka_unit_test(test_params_log_limit),
 		cmocka_unit_test(test_encode_real),
 		cmocka_unit_test(test_encode_integer),
 		cmocka_unit_test(test_connect_too_long),
