@@ -705,3 +705,207 @@ def lg_events_until(conn, pred, sub=None, timeout=15.0):
         out.append(e)
         if pred(e):
             return out
+
+
+# --- throwaway users (test_squat and the multi-user tests): real accounts
+# made with useradd for one test session and removed at its end. Every
+# name here starts with usr_, plus the fixtures users and usr_tmpdir and
+# the helpers make_user, as_user, run_as_user. pytest's own tmp_path is a
+# 0700 folder of root's: use usr_tmpdir for anything such a user must
+# reach. ---
+import atexit as _usr_atexit
+import grp as _usr_grp
+import pwd as _usr_pwd
+import re as _usr_re
+import shutil as _usr_shutil
+import tempfile as _usr_tempfile
+
+# an interpreter every uid can run (pyenv's, under /root, is not)
+USR_PY = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else LC_PY
+USR_PREFIX = "procdt"
+USR_NAME_RE = _usr_re.compile(r"^procdt(\d+)[a-z][a-z0-9]*$")
+USR_SETPRIV = _usr_shutil.which("setpriv") or (
+    "/usr/bin/setpriv" if os.access("/usr/bin/setpriv", os.X_OK) else None)
+
+_usr_made = {}          # name -> UsrUser, made by this process
+_usr_atexit_set = []
+
+
+class UsrUser:
+    """A user account: name, uid, gid (its own primary group, of the same
+    name), groups (every gid it has, as initgroups gives them), home."""
+
+    def __init__(self, name):
+        pw = _usr_pwd.getpwnam(name)
+        self.name = name
+        self.uid = pw.pw_uid
+        self.gid = pw.pw_gid
+        self.home = pw.pw_dir
+        self.group = _usr_grp.getgrgid(pw.pw_gid).gr_name
+        self.groups = sorted(set(os.getgrouplist(name, pw.pw_gid)))
+
+    def __repr__(self):
+        return "UsrUser(%s uid=%d gid=%d)" % (self.name, self.uid, self.gid)
+
+    def popen_kw(self):
+        """Credentials for subprocess.Popen/run (and srv_spawn): uid, gid
+        and supplementary groups of this user."""
+        return {"user": self.uid, "group": self.gid, "extra_groups": list(self.groups)}
+
+    def env(self, base=None, **extra):
+        """An environment for this user: base (default os.environ) without
+        the socket and systemd variables nor XDG_RUNTIME_DIR, with HOME,
+        USER, LOGNAME and SHELL of the account; extra sets (None removes)."""
+        e = dict(os.environ if base is None else base)
+        for k in SRV_SCRUB + ("XDG_RUNTIME_DIR",):
+            e.pop(k, None)
+        e.update(HOME=self.home, USER=self.name, LOGNAME=self.name, SHELL="/bin/sh")
+        for k, v in extra.items():
+            if v is None:
+                e.pop(k, None)
+            else:
+                e[k] = str(v)
+        return e
+
+
+def usr_require_root():
+    if os.geteuid() != 0:
+        pytest.skip("needs root to create users and switch to them")
+
+
+def _usr_quiet(argv):
+    try:
+        subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        pass
+
+
+def _usr_delete(name):
+    _usr_quiet(["userdel", name])
+    _usr_quiet(["groupdel", name])     # userdel may leave the user group
+
+
+def usr_remove_all():
+    """Remove every user this process made (idempotent; errors ignored)."""
+    for name in list(_usr_made):
+        _usr_delete(name)
+        del _usr_made[name]
+
+
+def usr_remove_stale():
+    """Remove leftovers of earlier runs that died before their clean-up:
+    accounts procdt<PID><tag> whose PID is not running."""
+    for pw in _usr_pwd.getpwall():
+        m = USR_NAME_RE.match(pw.pw_name)
+        if m and int(m.group(1)) != os.getpid() and not os.path.exists("/proc/" + m.group(1)):
+            _usr_delete(pw.pw_name)
+
+
+def make_user(tag="a"):
+    """A throwaway user procdt<pid><tag> (tag: a lowercase letter, then
+    letters or digits), created with useradd --no-create-home --shell
+    /bin/sh --user-group; the same tag gives the same user for the whole
+    session. Skips when not root or when useradd fails."""
+    usr_require_root()
+    if not _usr_re.match(r"^[a-z][a-z0-9]{0,8}$", tag):
+        raise ValueError("bad user tag %r" % tag)
+    name = "%s%d%s" % (USR_PREFIX, os.getpid(), tag)
+    if name in _usr_made:
+        return _usr_made[name]
+    if not _usr_atexit_set:
+        _usr_atexit.register(usr_remove_all)
+        _usr_atexit_set.append(True)
+    try:
+        _usr_pwd.getpwnam(name)
+        _usr_delete(name)               # left by an earlier run with our pid
+    except KeyError:
+        pass
+    r = subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh",
+                        "--user-group", name],
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    if r.returncode != 0:
+        _usr_delete(name)
+        pytest.skip("useradd %s failed (%d): %s" % (name, r.returncode, r.stderr.strip()))
+    u = UsrUser(name)
+    _usr_made[name] = u
+    return u
+
+
+@pytest.fixture(scope="session")
+def users():
+    """users(tag="a") -> UsrUser: a throwaway user, the same one for the
+    same tag during the session; all removed (with their groups) at the
+    session's end. Skips the test when not root."""
+    usr_require_root()
+    usr_remove_stale()
+    yield make_user
+    usr_remove_all()
+
+
+def usr_argv(user, argv):
+    """argv run as user (uid, gid, initgroups) through setpriv."""
+    if USR_SETPRIV is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    return [USR_SETPRIV, "--reuid", str(user.uid), "--regid", str(user.gid),
+            "--init-groups", "--"] + [str(a) for a in argv]
+
+
+def as_user(user, argv, **popen_kw):
+    """subprocess.Popen of argv as user (its uid, gid and groups, set in the
+    child before exec). cwd defaults to / (the caller's folder may be
+    closed to that user); env to user.env()."""
+    kw = dict(user.popen_kw())
+    kw.setdefault("cwd", "/")
+    kw.setdefault("env", user.env())
+    kw.update(popen_kw)
+    return subprocess.Popen([str(a) for a in argv], **kw)
+
+
+def run_as_user(user, argv, timeout=30, **run_kw):
+    """subprocess.run of argv as user; text output captured unless told
+    otherwise. Returns the CompletedProcess."""
+    kw = dict(user.popen_kw())
+    kw.setdefault("cwd", "/")
+    kw.setdefault("env", user.env())
+    kw.setdefault("stdin", subprocess.DEVNULL)
+    if "stdout" not in run_kw and "stderr" not in run_kw:
+        kw["capture_output"] = True
+    kw.setdefault("text", True)
+    kw.update(run_kw)
+    return subprocess.run([str(a) for a in argv], timeout=timeout, **kw)
+
+
+@pytest.fixture
+def usr_tmpdir():
+    """usr_tmpdir(owner=None, mode=0o700, group=None) -> path of a new
+    folder under /tmp (reachable by other uids, unlike tmp_path), owned by
+    owner (a UsrUser, a uid, or None for the caller) and group (default the
+    owner's primary group), with exactly that mode; removed with
+    everything in it at the end of the test."""
+    made = []
+
+    def make(owner=None, mode=0o700, group=None, prefix="procd-usr-"):
+        d = _usr_tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+        made.append(d)
+        if owner is not None:
+            uid = owner.uid if isinstance(owner, UsrUser) else int(owner)
+            if group is None:
+                gid = owner.gid if isinstance(owner, UsrUser) else -1
+            else:
+                gid = group.gid if isinstance(group, UsrUser) else int(group)
+            os.chown(d, uid, gid)
+        os.chmod(d, mode)
+        return d
+    yield make
+    for d in made:
+        _usr_shutil.rmtree(d, ignore_errors=True)
+
+
+def proc_start_time(pid):
+    """The kernel's start time of pid (to tell it from a reused pid), or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (FileNotFoundError, ProcessLookupError):
+        return None

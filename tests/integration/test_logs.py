@@ -492,7 +492,9 @@ def test_follow_retained_then_live_then_response(conn, tmp_path):
     assert lg_merge(notes) == [("stderr", "second\n"), ("stdout", "third\n")]
     assert resp["jsonrpc"] == "2.0" and resp["id"] == "follow-1", resp
     assert set(resp) == {"jsonrpc", "id", "result"}, resp
-    assert set(resp["result"]) == {"job"}, resp
+    # section 13: the final answer says whether older output is missing
+    assert set(resp["result"]) == {"job", "truncated"}, resp
+    assert resp["result"]["truncated"] is False, resp
     job = lc_check_job(resp["result"]["job"])
     assert job["id"] == j["id"] and job["state"] == "exited" and job["exitcode"] == 0, job
     conn.expect_nothing(0.3)
