@@ -68,6 +68,19 @@ commands_job_params(struct procctl *ctl)
 	return (params);
 }
 
+/* A user or group option: all digits is an id, anything else a name. */
+static void
+commands_set_account(json_t *params, const char *key, const char *value)
+{
+	if (value == NULL)
+		return;
+	if (value[strspn(value, "0123456789")] == '\0' &&
+	    strlen(value) < 10)
+		json_object_set_new(params, key, json_integer(atoll(value)));
+	else
+		json_object_set_new(params, key, json_string(value));
+}
+
 static void
 commands_set_flag(json_t *params, const char *key, int flag)
 {
@@ -136,6 +149,8 @@ commands_spawn_params(struct procctl *ctl, int *status)
 		json_object_set(params, "env", args->env);
 	if (args->stop_timeout != NULL)
 		json_object_set(params, "stop_timeout", args->stop_timeout);
+	commands_set_account(params, "user", args->user);
+	commands_set_account(params, "group", args->as_group);
 
 	if (commands_cwd(args->cwd, &cwd) == -1) {
 		json_decref(params);

@@ -15,13 +15,14 @@
 #include "proto.h"
 #include "procctl.h"
 
-#define FORMAT_COLUMNS	9
+#define FORMAT_COLUMNS	10
 
 /* The job fields "status" shows first, in this order; others follow. */
 static const char *const format_job_order[] = {
 	PROTO_F_ID, PROTO_F_NAME, PROTO_F_STATE, PROTO_F_PID, PROTO_F_PPID,
 	PROTO_F_PARENT, PROTO_F_CHILDREN, PROTO_F_DAEMON, PROTO_F_EXITCODE,
-	PROTO_F_ARGV, PROTO_F_CWD, PROTO_F_UID, PROTO_F_STARTED_AT,
+	PROTO_F_ARGV, PROTO_F_CWD, PROTO_F_UID, PROTO_F_GID, PROTO_F_USER,
+	PROTO_F_STARTED_AT,
 	PROTO_F_EXITED_AT, PROTO_F_USAGE, NULL
 };
 
@@ -426,21 +427,26 @@ format_row(const json_t *job, char **cells)
 		cells[0][0] = '\0';
 	cells[1] = xstrdup(format_str(job, PROTO_F_NAME) ?
 	    format_str(job, PROTO_F_NAME) : "");
-	xasprintf(&cells[2], "%lld", format_int(job, PROTO_F_PID, 0));
+	/* The owner's name, or its uid when it has none. */
+	if (format_str(job, PROTO_F_USER) != NULL)
+		cells[2] = xstrdup(format_str(job, PROTO_F_USER));
+	else
+		xasprintf(&cells[2], "%lld", format_int(job, PROTO_F_UID, 0));
+	xasprintf(&cells[3], "%lld", format_int(job, PROTO_F_PID, 0));
 	if (!json_is_integer(json_object_get(job, PROTO_F_PID)))
-		cells[2][0] = '\0';
-	cells[3] = xstrdup(format_str(job, PROTO_F_STATE) ?
+		cells[3][0] = '\0';
+	cells[4] = xstrdup(format_str(job, PROTO_F_STATE) ?
 	    format_str(job, PROTO_F_STATE) : "");
 	format_exit(job, buf, sizeof buf);
-	cells[4] = xstrdup(buf);
-	xasprintf(&cells[5], "%lld", format_int(job, PROTO_F_PARENT, 0));
+	cells[5] = xstrdup(buf);
+	xasprintf(&cells[6], "%lld", format_int(job, PROTO_F_PARENT, 0));
 	if (!json_is_integer(json_object_get(job, PROTO_F_PARENT)))
-		cells[5][0] = '\0';
-	cells[6] = xstrdup(json_is_true(json_object_get(job,
+		cells[6][0] = '\0';
+	cells[7] = xstrdup(json_is_true(json_object_get(job,
 	    PROTO_F_DAEMON)) ? "yes" : "no");
 	format_age(format_str(job, PROTO_F_STARTED_AT), buf, sizeof buf);
-	cells[7] = xstrdup(buf);
-	cells[8] = format_words(json_object_get(job, PROTO_F_ARGV));
+	cells[8] = xstrdup(buf);
+	cells[9] = format_words(json_object_get(job, PROTO_F_ARGV));
 }
 
 /* The jobs as a ps-like table, columns as wide as their widest cell. */
@@ -448,11 +454,12 @@ void
 format_list(const json_t *jobs)
 {
 	static const char *const header[FORMAT_COLUMNS] = {
-		"ID", "NAME", "PID", "STATE", "EXIT", "PARENT", "DAEMON",
-		"AGE", "COMMAND"
+		"ID", "NAME", "USER", "PID", "STATE", "EXIT", "PARENT",
+		"DAEMON", "AGE", "COMMAND"
 	};
 	/* Numbers line up on the right, as in ps. */
-	static const int right[FORMAT_COLUMNS] = { 1, 0, 1, 0, 0, 1, 0, 1, 0 };
+	static const int right[FORMAT_COLUMNS] = { 1, 0, 0, 1, 0, 0, 1, 0, 1,
+	    0 };
 	json_t	 *job;
 	char	**cells;
 	int	  width[FORMAT_COLUMNS], c, w;

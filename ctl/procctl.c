@@ -35,6 +35,8 @@ enum procctl_opt {
 	OPT_TIMEOUT,
 	OPT_RECURSIVE,
 	OPT_GROUP,
+	OPT_AS_USER,
+	OPT_AS_GROUP,
 	OPT_STATE,
 	OPT_FOLLOW,
 	OPT_TAIL,
@@ -45,7 +47,8 @@ enum procctl_opt {
 /* Every subcommand takes these, so they may also follow COMMAND. */
 #define OPT_COMMON	(OPT(OPT_SOCKET) | OPT(OPT_JSON) | OPT(OPT_HELP))
 #define OPT_SPAWN	(OPT(OPT_NAME) | OPT(OPT_DAEMON) | OPT(OPT_PARENT) | \
-    OPT(OPT_ENV) | OPT(OPT_UNSET) | OPT(OPT_CWD) | OPT(OPT_STOP_TIMEOUT))
+    OPT(OPT_ENV) | OPT(OPT_UNSET) | OPT(OPT_CWD) | OPT(OPT_STOP_TIMEOUT) | \
+    OPT(OPT_AS_USER) | OPT(OPT_AS_GROUP))
 
 struct procctl_option {
 	const char	*name;
@@ -70,6 +73,9 @@ static const struct procctl_option procctl_options[] = {
 	{ "timeout",		0,	1,	OPT_TIMEOUT },
 	{ "recursive",		0,	0,	OPT_RECURSIVE },
 	{ "group",		0,	0,	OPT_GROUP },
+	/* start and run: who the job runs as (root may name others) */
+	{ "user",		0,	1,	OPT_AS_USER },
+	{ "group",		0,	1,	OPT_AS_GROUP },
 	{ "state",		0,	1,	OPT_STATE },
 	{ "follow",		'f',	0,	OPT_FOLLOW },
 	{ "tail",		'n',	1,	OPT_TAIL },
@@ -79,14 +85,19 @@ static const struct procctl_option procctl_options[] = {
 #define PROCCTL_NOPTIONS (sizeof procctl_options / sizeof procctl_options[0])
 
 #define SPAWN_SYNOPSIS "[--name N] [--daemon] [--parent JOB] [--cwd DIR]\n" \
-    "[--env K=V]... [--unset K]... [--stop-timeout S]"
+    "[--env K=V]... [--unset K]... [--stop-timeout S]\n" \
+    "[--user USER] [--group GROUP]"
 #define SPAWN_HELP \
     "  --daemon          stop the job when its parent job exits\n" \
     "  --parent JOB      make the job a child of JOB\n" \
     "  --env K=V         set K in the job's environment\n" \
     "  --unset K         remove K from the job's environment\n" \
     "  --cwd DIR         working folder (default: procctl's own)\n" \
-    "  --stop-timeout S  seconds from SIGTERM to SIGKILL (default 10)\n"
+    "  --stop-timeout S  seconds from SIGTERM to SIGKILL (default 10)\n" \
+    "  --user USER       run as USER, a name or uid (root only, unless\n" \
+    "                    USER is you)\n" \
+    "  --group GROUP     run with primary group GROUP, a name or gid\n" \
+    "                    (root, or a group you have)\n"
 
 static int	procctl_help_exec(struct procctl *);
 
@@ -484,6 +495,15 @@ procctl_option(struct procctl *ctl, const struct procctl_option *o,
 	case OPT_ENV:
 	case OPT_UNSET:
 		return (procctl_env(ctl, o->id == OPT_UNSET, value));
+	case OPT_AS_USER:
+	case OPT_AS_GROUP:
+		if (*value == '\0')
+			return (procctl_fail(ctl, "--%s: empty", o->name));
+		if (o->id == OPT_AS_USER)
+			args->user = value;
+		else
+			args->as_group = value;
+		break;
 	case OPT_CWD:
 		if (*value == '\0')
 			return (procctl_fail(ctl, "--cwd: empty path"));

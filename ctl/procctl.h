@@ -51,6 +51,8 @@ struct procctl_args {
 	json_t		*env;
 	const char	*cwd;
 	json_t		*stop_timeout;
+	const char	*user;		/* start --user */
+	const char	*as_group;	/* start --group */
 	int		 wait;
 	json_t		*timeout;
 	int		 recursive;

@@ -80,6 +80,7 @@ client_reap(int fd, short events, void *arg)
 		event_free(c->resume);
 		if (c->linger != NULL)
 			event_free(c->linger);
+		free(c->groups);
 		free(c);
 	}
 	/* An fd is free again: accepting may resume after EMFILE. */
@@ -128,8 +129,9 @@ client_yield(struct client *c)
 	evtimer_add(c->resume, &now);
 }
 
+/* Serves a new connection; takes groups (malloc'd, the peer's). */
 void
-client_accept(int fd, uid_t uid, pid_t pid)
+client_accept(int fd, const struct ucred *uc, gid_t *groups, size_t ngroups)
 {
 	struct client	*c;
 
@@ -138,8 +140,13 @@ client_accept(int fd, uid_t uid, pid_t pid)
 		    NULL);
 	c = xcalloc(1, sizeof *c);
 	c->id = client_next_id++;
-	c->uid = uid;
-	c->pid = pid;
+	c->uid = uc->uid;
+	c->gid = uc->gid;
+	c->pid = uc->pid;
+	c->groups = groups;
+	c->ngroups = ngroups;
+	c->user = user_get(uc->uid);
+	c->user->clients++;
 	TAILQ_INIT(&c->requests);
 	TAILQ_INIT(&c->subscriptions);
 	c->pump = event_new(procd_base, -1, 0, client_pump, c);
@@ -155,7 +162,7 @@ client_accept(int fd, uid_t uid, pid_t pid)
 	TAILQ_INSERT_TAIL(&clients, c, entry);
 	clients_count++;
 	log_debug("client %u (uid %u pid %ld): connected", c->id,
-	    (unsigned)uid, (long)pid);
+	    (unsigned)c->uid, (long)c->pid);
 }
 
 /*
@@ -299,6 +306,9 @@ client_close(struct client *c)
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	TAILQ_REMOVE(&clients, c, entry);
 	clients_count--;
+	c->user->clients--;
+	user_release(c->user);
+	c->user = NULL;
 	TAILQ_INSERT_TAIL(&clients_dead, c, entry);
 	event_active(client_reaper, EV_TIMEOUT, 0);
 	log_debug("client %u: closed", c->id);

@@ -21,6 +21,7 @@ struct feed_record {
 	long long	 seq;
 	const char	*type;
 	long long	 job_id;
+	uid_t		 owner;		/* who may see it, besides root */
 	char		*job;		/* the job object, encoded */
 };
 
@@ -62,15 +63,19 @@ feed_oldest_seq(void)
 	return (feed_seq - (long long)feed_ring_count + 1);
 }
 
+/*
+ * Is rec for sub? A subscription to every job sees only the jobs its
+ * client may act on; one naming jobs was checked when it was made.
+ */
 static int
-feed_matches(const struct subscription *sub, long long job_id)
+feed_matches(const struct subscription *sub, const struct feed_record *rec)
 {
 	size_t	i;
 
 	if (sub->jobs == NULL)
-		return (1);
+		return (sub->client->uid == 0 || sub->client->uid == rec->owner);
 	for (i = 0; i < sub->njobs; i++) {
-		if (sub->jobs[i] == job_id)
+		if (sub->jobs[i] == rec->job_id)
 			return (1);
 	}
 	return (0);
@@ -112,12 +117,13 @@ feed_emit(const char *type, struct job *job)
 	rec.seq = ++feed_seq;
 	rec.type = type;
 	rec.job_id = job->id;
+	rec.owner = job->uid;
 	if (feed_ring_size == 0 && TAILQ_EMPTY(&feed_subscriptions))
 		return;
 	rec.job = xstrdup(job_text(job, NULL));
 
 	TAILQ_FOREACH_SAFE(sub, &feed_subscriptions, entry, next) {
-		if (sub->next == 0 && feed_matches(sub, job->id))
+		if (sub->next == 0 && feed_matches(sub, &rec))
 			feed_send(sub, &rec, 0);
 	}
 	if (feed_ring_size == 0) {
@@ -159,7 +165,7 @@ feed_pump(struct client *c)
 				continue;
 			}
 			rec = &feed_ring[(sub->next - 1) % feed_ring_size];
-			if (feed_matches(sub, rec->job_id))
+			if (feed_matches(sub, rec))
 				feed_send(sub, rec, 1);
 			sub->next++;
 		}

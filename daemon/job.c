@@ -95,6 +95,8 @@ job_set_state(struct job *job, enum proto_state state)
 	    proto_state_name(job->state), proto_state_name(state));
 	jobs_state_count[job->state]--;
 	jobs_state_count[state]++;
+	job->owner->state_count[job->state]--;
+	job->owner->state_count[state]++;
 	job->state = state;
 	job_changed(job);
 	notify_jobs_changed();
@@ -106,8 +108,9 @@ job_set_state(struct job *job, enum proto_state state)
  * table until job_started.
  */
 struct job *
-job_create(json_t *argv, const char *name, const char *cwd, uid_t uid,
-    int daemon, double stop_timeout, struct job *parent)
+job_create(json_t *argv, const char *name, const char *cwd,
+    const struct user_creds *cr, int daemon, double stop_timeout,
+    struct job *parent)
 {
 	struct job	*job;
 
@@ -123,7 +126,12 @@ job_create(json_t *argv, const char *name, const char *cwd, uid_t uid,
 	job->cwd_text = job_quote(job->cwd);
 	if ((job->argv_text = proto_dump(argv)) == NULL)
 		fatalx("%s: cannot encode argv", __func__);
-	job->uid = uid;
+	job->uid = cr->uid;
+	job->gid = cr->gid;
+	job->owner = user_get(cr->uid);
+	user_db_load(job->owner);
+	job->user_text = job->owner->db_found ? job_quote(job->owner->name) :
+	    xstrdup("null");
 	job->daemon = daemon;
 	job->stop_timeout = stop_timeout;
 	job->state = PROTO_RUNNING;
@@ -147,7 +155,9 @@ job_free(struct job *job)
 	free(job->name_text);
 	free(job->cwd_text);
 	free(job->argv_text);
+	free(job->user_text);
 	free(job->text);
+	user_release(job->owner);
 	free(job);
 }
 
@@ -177,6 +187,8 @@ job_started(struct job *job, pid_t pid)
 	}
 	jobs_count++;
 	jobs_state_count[job->state]++;
+	job->owner->jobs++;
+	job->owner->state_count[job->state]++;
 	log_debug("job %lld (%s): started pid %ld", job->id, job->name,
 	    (long)pid);
 	notify_jobs_changed();
@@ -349,6 +361,8 @@ job_close(struct job *job)
 	TAILQ_REMOVE(&jobs, job, entry);
 	jobs_count--;
 	jobs_state_count[job->state]--;
+	job->owner->jobs--;
+	job->owner->state_count[job->state]--;
 	notify_jobs_changed();
 	job_free(job);
 }
@@ -425,9 +439,10 @@ job_text_build(struct job *job)
 		evbuffer_add_printf(b, "%d", job->exitcode);
 	else
 		evbuffer_add(b, "null", 4);
-	evbuffer_add_printf(b, ",\"uid\":%lu,\"started_at\":\"%s\",\"exited_at\":",
-	    (unsigned long)job->uid, time_rfc3339(&job->started_at, t,
-	    sizeof t));
+	evbuffer_add_printf(b, ",\"uid\":%lu,\"gid\":%lu,\"user\":%s,"
+	    "\"started_at\":\"%s\",\"exited_at\":", (unsigned long)job->uid,
+	    (unsigned long)job->gid, job->user_text,
+	    time_rfc3339(&job->started_at, t, sizeof t));
 	if (reaped) {
 		evbuffer_add_printf(b, "\"%s\",\"usage\":",
 		    time_rfc3339(&job->exited_at, t, sizeof t));

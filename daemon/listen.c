@@ -382,19 +382,54 @@ listen_close(void)
 	listen_path = NULL;
 }
 
+/*
+ * The peer's supplementary groups, as the kernel recorded them at
+ * connect (SO_PEERGROUPS). Returns them (malloc'd) with *n, or NULL with
+ * errno set.
+ */
+static gid_t *
+listen_peer_groups(int cfd, size_t *n)
+{
+	gid_t		*groups = NULL;
+	socklen_t	 len = 64 * sizeof *groups;
+
+	for (;;) {
+		groups = xreallocarray(groups, len / sizeof *groups + 1,
+		    sizeof *groups);
+		if (getsockopt(cfd, SOL_SOCKET, SO_PEERGROUPS, groups,
+		    &len) == 0)
+			break;
+		if (errno != ERANGE) {
+			free(groups);
+			return (NULL);
+		}
+	}
+	*n = len / sizeof *groups;
+	return (groups);
+}
+
+/*
+ * Who may connect: anyone to a root procd (the socket's mode decides who
+ * can reach it), only root and procd's own uid to any other; within the
+ * limits on clients, overall and per user (root is exempt from the
+ * latter). Identity is read once, here, from the kernel.
+ */
 static void
 listen_accept_one(int cfd)
 {
-	struct ucred	uc;
-	socklen_t	len = sizeof uc;
-	char		msg[128];
+	struct ucred	 uc;
+	struct user	*u;
+	socklen_t	 len = sizeof uc;
+	gid_t		*groups = NULL;
+	size_t		 ngroups = 0;
+	char		 msg[128];
 
 	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == -1) {
 		log_warn("SO_PEERCRED");
 		close(cfd);
 		return;
 	}
-	if (uc.uid != 0 && uc.uid != getuid()) {
+	if (!user_procd_is_root() && uc.uid != 0 && uc.uid != geteuid()) {
 		log_info("refused uid %u pid %ld", (unsigned)uc.uid,
 		    (long)uc.pid);
 		snprintf(msg, sizeof msg, "permission denied: uid %u may not "
@@ -410,7 +445,24 @@ listen_accept_one(int cfd)
 		client_refuse(cfd, PROTO_LIMIT, msg);
 		return;
 	}
-	client_accept(cfd, uc.uid, uc.pid);
+	if (uc.uid != 0 && (u = user_find(uc.uid)) != NULL &&
+	    u->clients >= procd_config.max_clients_per_user) {
+		log_warnx("refused uid %u pid %ld: %zu clients of that uid "
+		    "already", (unsigned)uc.uid, (long)uc.pid,
+		    procd_config.max_clients_per_user);
+		snprintf(msg, sizeof msg, "too many clients of uid %u (limit "
+		    "%zu)", (unsigned)uc.uid, procd_config.max_clients_per_user);
+		client_refuse(cfd, PROTO_LIMIT, msg);
+		return;
+	}
+	/* Only a root procd runs jobs as their owners, with these. */
+	if (user_procd_is_root() && uc.uid != 0 &&
+	    (groups = listen_peer_groups(cfd, &ngroups)) == NULL) {
+		log_warn("SO_PEERGROUPS");
+		close(cfd);
+		return;
+	}
+	client_accept(cfd, &uc, groups, ngroups);
 }
 
 static void

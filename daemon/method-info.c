@@ -12,14 +12,18 @@
 static enum method_return
 method_info_exec(struct request *req)
 {
-	json_t	*counts;
-	char	 started[40];
-	int	 i;
+	struct user	*u;
+	json_t		*counts;
+	char		 started[40];
+	int		 i;
 
+	/* Only the jobs the client may act on: all of them for root. */
+	u = req->client->uid == 0 ? NULL : req->client->user;
 	counts = json_object();
 	for (i = 0; i < PROTO_NSTATES; i++)
 		json_object_set_new(counts, proto_state_name(i),
-		    json_integer(jobs_state_count[i]));
+		    json_integer(u == NULL ? jobs_state_count[i] :
+		    u->state_count[i]));
 	return (request_reply(req, json_pack("{s:s, s:i, s:I, s:s, s:s, s:o}",
 	    "version", PACKAGE_VERSION,
 	    "pid", (int)procd_pid,

@@ -11,12 +11,13 @@
 #include "procd.h"
 
 static void
-method_list_add(struct evbuffer *b, struct job *job, int mask)
+method_list_add(struct evbuffer *b, const struct client *c,
+    struct job *job, int mask)
 {
 	const char	*text;
 	size_t		 len;
 
-	if (!(mask & (1 << job->state)))
+	if (!(mask & (1 << job->state)) || !user_may_act(c, job))
 		return;
 	text = job_text(job, &len);
 	if (evbuffer_get_length(b) > 1)
@@ -46,10 +47,10 @@ method_list_exec(struct request *req)
 	evbuffer_add(b, "[", 1);
 	if (parent != NULL) {
 		TAILQ_FOREACH(job, &parent->children, child_entry)
-			method_list_add(b, job, mask);
+			method_list_add(b, req->client, job, mask);
 	} else {
 		TAILQ_FOREACH(job, &jobs, entry)
-			method_list_add(b, job, mask);
+			method_list_add(b, req->client, job, mask);
 	}
 	evbuffer_add(b, "]", 1);
 	ret = request_reply_text(req, NULL, (const char *)evbuffer_pullup(b,

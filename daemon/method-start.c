@@ -35,16 +35,64 @@ method_start_parent(struct request *req, struct job **parent)
 	return (0);
 }
 
+/*
+ * Who the job runs as (see user.c), within the limits on jobs, overall
+ * and per owner (root is exempt from the latter). Answers req and
+ * returns -1 if it may not be started.
+ */
+static int
+method_start_owner(struct request *req, struct user_creds *cr)
+{
+	struct user	*u;
+	char		*cause;
+	int		 code;
+
+	if (jobs_count >= procd_config.max_jobs) {
+		request_error(req, PROTO_LIMIT, "job limit reached (%zu jobs "
+		    "not closed)", procd_config.max_jobs);
+		return (-1);
+	}
+	if (user_start_creds(req->client, method_param(req, "user"),
+	    method_param(req, "group"), cr, &code, &cause) == -1) {
+		request_error(req, code, "%s", cause);
+		free(cause);
+		return (-1);
+	}
+	if (cr->uid != 0 && (u = user_find(cr->uid)) != NULL &&
+	    u->jobs >= procd_config.max_jobs_per_user) {
+		request_error(req, PROTO_LIMIT, "job limit reached for uid %u "
+		    "(%zu jobs not closed)", (unsigned)cr->uid,
+		    procd_config.max_jobs_per_user);
+		user_creds_clear(cr);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Who started what, as whom: for the log, whatever -v says. */
+static void
+method_start_log(struct request *req, struct job *job)
+{
+	struct client	*c = req->client;
+
+	log_info("client %u (uid %u pid %ld) started job %lld (%s) pid %ld "
+	    "as uid %u gid %u: %s", c->id, (unsigned)c->uid, (long)c->pid,
+	    job->id, job->name, (long)job->pid, (unsigned)job->uid,
+	    (unsigned)job->gid, json_string_value(json_array_get(job->argv,
+	    0)));
+}
+
 static enum method_return
 method_start_exec(struct request *req)
 {
-	struct job	*job, *parent;
-	const char	*name, *cwd;
-	char		*cause;
-	json_t		*data;
-	json_t		*limit;
-	pid_t		 pid;
-	int		 mode;
+	struct user_creds	 cr;
+	struct job		*job, *parent;
+	const char		*name, *cwd;
+	char			*cause;
+	json_t			*data;
+	json_t			*limit;
+	pid_t			 pid;
+	int			 mode;
 
 	if (procd_stopping)
 		return (request_error(req, PROTO_STOPPING,
@@ -53,27 +101,31 @@ method_start_exec(struct request *req)
 		return (request_error(req, PROTO_INVALID_PARAMS,
 		    "invalid params: 'output' must be capture, inherit or "
 		    "null"));
-	if (jobs_count >= procd_config.max_jobs)
-		return (request_error(req, PROTO_LIMIT,
-		    "job limit reached (%zu jobs not closed)",
-		    procd_config.max_jobs));
 	name = method_string(req, "name");
 	if (name != NULL && job_find_name(name) != NULL)
 		return (request_error(req, PROTO_NAME_IN_USE,
 		    "name in use: %s", name));
 	if (method_start_parent(req, &parent) == -1)
 		return (METHOD_DONE);
+	if (method_start_owner(req, &cr) == -1)
+		return (METHOD_DONE);
+	if (parent != NULL && parent->uid != cr.uid) {
+		user_creds_clear(&cr);
+		return (request_error(req, PROTO_INVALID_PARENT,
+		    "a child job must have its parent's owner"));
+	}
 	if ((cwd = method_string(req, "cwd")) == NULL)
 		cwd = "/";
 
 	job = job_create(json_object_get(req->params, "argv"), name, cwd,
-	    req->client->uid, method_bool(req, "daemon", 0),
-	    method_seconds(req, "stop_timeout", PROTO_STOP_TIMEOUT), parent);
+	    &cr, method_bool(req, "daemon", 0), method_seconds(req,
+	    "stop_timeout", PROTO_STOP_TIMEOUT), parent);
 	limit = json_object_get(req->params, "log_limit");
 	output_init(job, mode, json_is_integer(limit) ?
 	    (size_t)json_integer_value(limit) : procd_config.log_limit);
-	pid = spawn_job(job, json_object_get(req->params, "env"), &cause,
+	pid = spawn_job(job, json_object_get(req->params, "env"), &cr, &cause,
 	    &data);
+	user_creds_clear(&cr);
 	if (pid == -1) {
 		job_discard(job);
 		request_error_data(req, PROTO_SPAWN_FAILED, data, "%s", cause);
@@ -81,6 +133,7 @@ method_start_exec(struct request *req)
 		return (METHOD_DONE);
 	}
 	job_started(job, pid);
+	method_start_log(req, job);
 	return (request_reply_job(req, job));
 }
 

@@ -12,8 +12,9 @@
 #include "procd.h"
 
 /*
- * Resolves the jobs param to ids: names of jobs not closed, or any id ever
- * given. Answers req and returns -1 if one is unknown.
+ * Resolves the jobs param to ids: jobs not closed that req's client may
+ * act on, or the id of a closed one. Answers req and returns -1 if one
+ * is unknown or another user's.
  */
 static int
 method_subscribe_ids(struct request *req, json_t *list, long long **ids,
@@ -27,19 +28,22 @@ method_subscribe_ids(struct request *req, json_t *list, long long **ids,
 	*ids = xcalloc(json_array_size(list), sizeof **ids);
 	*n = json_array_size(list);
 	json_array_foreach(list, i, ref) {
-		if (json_is_integer(ref)) {
+		job = job_lookup(ref);
+		if (job == NULL && json_is_integer(ref)) {
+			/* A closed job's id is accepted. */
 			id = json_integer_value(ref);
 			if (id >= 1 && id <= job_last_id()) {
 				(*ids)[i] = id;
 				continue;
 			}
-		} else if ((job = job_lookup(ref)) != NULL) {
-			(*ids)[i] = job->id;
-			continue;
 		}
-		free(*ids);
-		method_job_not_found(req, ref);
-		return (-1);
+		if (job == NULL)
+			method_job_not_found(req, ref);
+		if (job == NULL || !method_may_act(req, job)) {
+			free(*ids);
+			return (-1);
+		}
+		(*ids)[i] = job->id;
 	}
 	return (0);
 }

@@ -40,8 +40,10 @@ method_find(const char *name)
 }
 
 /*
- * The job a JOB param of req names. If there is none, req is answered
- * with -32001 and NULL returned.
+ * The job a JOB param of req names, if its client may act on it (the
+ * access check of every method that names a job). If there is none, req
+ * is answered with -32001, if it is another user's with -32004, and NULL
+ * returned.
  */
 struct job *
 method_job(struct request *req, const char *key)
@@ -50,10 +52,26 @@ method_job(struct request *req, const char *key)
 	struct job	*job;
 
 	ref = json_object_get(req->params, key);
-	if ((job = job_lookup(ref)) != NULL)
-		return (job);
-	method_job_not_found(req, ref);
-	return (NULL);
+	if ((job = job_lookup(ref)) == NULL) {
+		method_job_not_found(req, ref);
+		return (NULL);
+	}
+	if (!method_may_act(req, job))
+		return (NULL);
+	return (job);
+}
+
+/*
+ * May req's client act on job? If not, req is answered with -32004, the
+ * same whatever the job's state.
+ */
+int
+method_may_act(struct request *req, const struct job *job)
+{
+	if (user_may_act(req->client, job))
+		return (1);
+	request_error(req, PROTO_PERMISSION, "permission denied");
+	return (0);
 }
 
 /* Answers req with -32001 for the JOB param ref. */
@@ -86,6 +104,16 @@ method_seconds(struct request *req, const char *key, double def)
 
 	v = json_object_get(req->params, key);
 	return (json_is_number(v) ? json_number_value(v) : def);
+}
+
+/* A param as given, NULL when absent or null. */
+json_t *
+method_param(struct request *req, const char *key)
+{
+	json_t	*v;
+
+	v = json_object_get(req->params, key);
+	return (json_is_null(v) ? NULL : v);
 }
 
 /* A string param, NULL when absent or null. */

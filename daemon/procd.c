@@ -28,6 +28,8 @@ struct procd_config	 procd_config = {
 	.socket_gid = (gid_t)-1,
 	.max_clients = PROTO_MAX_CLIENTS,
 	.max_jobs = PROTO_MAX_JOBS,
+	.max_jobs_per_user = PROTO_MAX_JOBS_PER_USER,
+	.max_clients_per_user = PROTO_MAX_CLIENTS_PER_USER,
 	.max_request = PROTO_MAX_REQUEST,
 	.max_output = PROTO_MAX_OUTPUT,
 	.log_limit = 262144,
@@ -48,6 +50,8 @@ enum {
 	OPT_SOCKET_GROUP,
 	OPT_MAX_CLIENTS,
 	OPT_MAX_JOBS,
+	OPT_MAX_JOBS_PER_USER,
+	OPT_MAX_CLIENTS_PER_USER,
 	OPT_MAX_REQUEST,
 	OPT_MAX_OUTPUT,
 	OPT_LOG_LIMIT,
@@ -60,6 +64,10 @@ static const struct option procd_options[] = {
 	{ "socket-group",	required_argument,	NULL, OPT_SOCKET_GROUP },
 	{ "max-clients",	required_argument,	NULL, OPT_MAX_CLIENTS },
 	{ "max-jobs",		required_argument,	NULL, OPT_MAX_JOBS },
+	{ "max-jobs-per-user",	required_argument,	NULL,
+	    OPT_MAX_JOBS_PER_USER },
+	{ "max-clients-per-user", required_argument,	NULL,
+	    OPT_MAX_CLIENTS_PER_USER },
 	{ "max-request",	required_argument,	NULL, OPT_MAX_REQUEST },
 	{ "max-output",		required_argument,	NULL, OPT_MAX_OUTPUT },
 	{ "log-limit",		required_argument,	NULL, OPT_LOG_LIMIT },
@@ -77,6 +85,8 @@ procd_usage(FILE *f)
 	    "usage: procd [-hvV] [--socket PATH] [--socket-mode OCTAL]\n"
 	    "             [--socket-group GROUP] [--max-clients N] "
 	    "[--max-jobs N]\n"
+	    "             [--max-clients-per-user N] "
+	    "[--max-jobs-per-user N]\n"
 	    "             [--max-request BYTES] [--max-output BYTES]\n"
 	    "             [--log-limit BYTES] [--event-history N]\n");
 	if (f == stdout)
@@ -93,6 +103,12 @@ procd_usage(FILE *f)
 		    "at least 1)\n"
 		    "  --max-jobs N            job records not closed (default "
 		    "65536, at least 1)\n"
+		    "  --max-clients-per-user N  connections of one uid "
+		    "(default 128, at\n"
+		    "                          least 1; root is exempt)\n"
+		    "  --max-jobs-per-user N   job records of one owner "
+		    "(default 4096, at\n"
+		    "                          least 1; root is exempt)\n"
 		    "  --max-request BYTES     one request line (default 1 MiB, "
 		    "at least 64)\n"
 		    "  --max-output BYTES      queued for one client (default "
@@ -163,6 +179,14 @@ procd_parse(int argc, char **argv)
 		case OPT_MAX_JOBS:
 			procd_config.max_jobs = procd_number("max-jobs", optarg,
 			    1);
+			break;
+		case OPT_MAX_JOBS_PER_USER:
+			procd_config.max_jobs_per_user = procd_number(
+			    "max-jobs-per-user", optarg, 1);
+			break;
+		case OPT_MAX_CLIENTS_PER_USER:
+			procd_config.max_clients_per_user = procd_number(
+			    "max-clients-per-user", optarg, 1);
 			break;
 		case OPT_MAX_REQUEST:
 			procd_config.max_request = procd_number("max-request",
@@ -351,6 +375,7 @@ main(int argc, char **argv)
 	reap_free();
 	spawn_free();
 	feed_free();
+	user_free_all();
 	event_base_free(procd_base);
 	libevent_global_shutdown();
 	log_info("stopped");

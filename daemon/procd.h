@@ -34,6 +34,7 @@
 struct client;
 struct job;
 struct request;
+struct ucred;
 
 /* procd.c */
 struct procd_config {
@@ -42,6 +43,8 @@ struct procd_config {
 	gid_t		 socket_gid;		/* (gid_t)-1: unchanged */
 	size_t		 max_clients;
 	size_t		 max_jobs;
+	size_t		 max_jobs_per_user;
+	size_t		 max_clients_per_user;
 	size_t		 max_request;
 	size_t		 max_output;
 	size_t		 log_limit;
@@ -87,12 +90,53 @@ void		 listen_pause(void);
 void		 listen_resume(void);
 const char	*listen_socket_path(void);
 
+/* user.c */
+struct user {
+	uid_t			 uid;
+	u_int			 clients;	/* connected */
+	u_int			 jobs;		/* records not closed */
+	u_int			 state_count[PROTO_NSTATES];
+
+	/* A copy of its user database entry. */
+	int			 db_loaded;
+	int			 db_found;	/* 0: the uid has no entry */
+	time_t			 db_at;
+	char			*name;
+	char			*home;
+	char			*shell;
+	gid_t			 db_gid;
+	UT_hash_handle		 hh;
+};
+/* Who a worker runs as. */
+struct user_creds {
+	int			 change;	/* 0: procd's own credentials */
+	uid_t			 uid;
+	gid_t			 gid;
+	gid_t			*groups;
+	size_t			 ngroups;
+};
+int		 user_procd_is_root(void);
+struct user	*user_get(uid_t);
+struct user	*user_find(uid_t);
+void		 user_release(struct user *);
+void		 user_db_load(struct user *);
+int		 user_may_act(const struct client *, const struct job *);
+int		 user_client_has_group(const struct client *, gid_t);
+int		 user_start_creds(const struct client *, const json_t *,
+		     const json_t *, struct user_creds *, int *, char **);
+void		 user_creds_clear(struct user_creds *);
+void		 user_free_all(void);
+
 /* client.c */
 struct client {
 	u_int			 id;
 	struct bufferevent	*bev;
-	uid_t			 uid;
+	uid_t			 uid;		/* from SO_PEERCRED */
+	gid_t			 gid;
 	pid_t			 pid;
+	gid_t			*groups;	/* from SO_PEERGROUPS */
+	size_t			 ngroups;
+	struct user		*user;		/* counts this client */
 
 	int			 flags;
 #define CLIENT_DEAD	0x1	/* freed from a deferred event */
@@ -116,7 +160,7 @@ struct client {
 TAILQ_HEAD(clients, client);
 extern struct clients	 clients;
 extern u_int		 clients_count;
-void		 client_accept(int, uid_t, pid_t);
+void		 client_accept(int, const struct ucred *, gid_t *, size_t);
 void		 client_refuse(int, int, const char *);
 int		 client_output_over(struct client *, size_t);
 void		 client_turn_begin(void);
@@ -198,7 +242,9 @@ struct method_entry {
 };
 const struct method_entry *method_find(const char *);
 struct job	*method_job(struct request *, const char *);
+int		 method_may_act(struct request *, const struct job *);
 void		 method_job_not_found(struct request *, const json_t *);
+json_t		*method_param(struct request *, const char *);
 int		 method_bool(struct request *, const char *, int);
 double		 method_seconds(struct request *, const char *, double);
 const char	*method_string(struct request *, const char *);
@@ -295,7 +341,10 @@ struct job {
 	char			*text;		/* the job object; NULL: stale */
 	size_t			 textlen;
 	pid_t			 pid;
-	uid_t			 uid;
+	uid_t			 uid;		/* the owner */
+	gid_t			 gid;		/* the worker's primary group */
+	struct user		*owner;		/* counts this job */
+	char			*user_text;	/* owner's name as JSON, or null */
 	int			 daemon;
 	double			 stop_timeout;
 
@@ -340,8 +389,8 @@ struct job	*job_find_id(long long);
 struct job	*job_find_name(const char *);
 struct job	*job_find_pid(pid_t);
 struct job	*job_lookup(const json_t *);
-struct job	*job_create(json_t *, const char *, const char *, uid_t,
-		     int, double, struct job *);
+struct job	*job_create(json_t *, const char *, const char *,
+		     const struct user_creds *, int, double, struct job *);
 long long	 job_last_id(void);
 void		 job_started(struct job *, pid_t);
 void		 job_discard(struct job *);
@@ -359,6 +408,9 @@ enum spawn_step {
 	SPAWN_STEP_SIGNALS,
 	SPAWN_STEP_SETSID,
 	SPAWN_STEP_FDS,
+	SPAWN_STEP_GROUPS,
+	SPAWN_STEP_GID,
+	SPAWN_STEP_UID,
 	SPAWN_STEP_PDEATHSIG,
 	SPAWN_STEP_CHDIR,
 	SPAWN_STEP_EXEC,
@@ -371,6 +423,7 @@ struct spawn_child {
 	int		 stdin_fd;
 	int		 stdout_fd;	/* -1: procd's own */
 	int		 stderr_fd;	/* -1: procd's own */
+	const struct user_creds *creds;	/* NULL: procd's own */
 	int		 report;	/* set by spawn_child_run */
 	pid_t		 parent;	/* set by spawn_child_run */
 };
@@ -382,8 +435,8 @@ const char	*spawn_child_step_name(int);
 /* spawn.c */
 void		 spawn_init(void);
 void		 spawn_free(void);
-pid_t		 spawn_job(struct job *, const json_t *, char **,
-		     json_t **);
+pid_t		 spawn_job(struct job *, const json_t *,
+		     const struct user_creds *, char **, json_t **);
 
 /* reap.c */
 void		 reap_init(void);

@@ -70,6 +70,9 @@ static const char *const spawn_child_steps[] = {
 	[SPAWN_STEP_SIGNALS] = "signals",
 	[SPAWN_STEP_SETSID] = "setsid",
 	[SPAWN_STEP_FDS] = "fds",
+	[SPAWN_STEP_GROUPS] = "setgroups",
+	[SPAWN_STEP_GID] = "setgid",
+	[SPAWN_STEP_UID] = "setuid",
 	[SPAWN_STEP_PDEATHSIG] = "pdeathsig",
 	[SPAWN_STEP_CHDIR] = "chdir",
 	[SPAWN_STEP_EXEC] = "exec",
@@ -149,6 +152,26 @@ spawn_child_stdio(const struct spawn_child *sc)
 	return (spawn_child_close_fds(sc));
 }
 
+/*
+ * Becomes the job's owner: supplementary groups, then gid, then uid
+ * (after which nothing can be taken back). Raw calls: glibc's wrappers
+ * would try to change every thread of procd's, whose memory this is.
+ */
+static void
+spawn_child_creds(const struct spawn_child *sc)
+{
+	const struct user_creds	*cr = sc->creds;
+
+	if (cr == NULL || !cr->change)
+		return;
+	if (syscall(SYS_setgroups, cr->ngroups, cr->groups) == -1)
+		spawn_child_fail(sc, SPAWN_STEP_GROUPS);
+	if (syscall(SYS_setresgid, cr->gid, cr->gid, cr->gid) == -1)
+		spawn_child_fail(sc, SPAWN_STEP_GID);
+	if (syscall(SYS_setresuid, cr->uid, cr->uid, cr->uid) == -1)
+		spawn_child_fail(sc, SPAWN_STEP_UID);
+}
+
 static int
 spawn_child_main(void *arg)
 {
@@ -161,11 +184,14 @@ spawn_child_main(void *arg)
 		spawn_child_fail(sc, SPAWN_STEP_SETSID);
 	if (spawn_child_stdio(sc) == -1)
 		spawn_child_fail(sc, SPAWN_STEP_FDS);
+	spawn_child_creds(sc);
+	/* Set after the credentials: changing them clears it. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1)
 		spawn_child_fail(sc, SPAWN_STEP_PDEATHSIG);
 	/* procd died before the signal was set: it would never come. */
 	if (getppid() != sc->parent)
 		_exit(127);
+	/* Entered as the owner, who must be able to. */
 	if (chdir(sc->cwd) == -1)
 		spawn_child_fail(sc, SPAWN_STEP_CHDIR);
 	sigemptyset(&none);

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -66,19 +67,64 @@ spawn_init(void)
 	spawn_child_init();
 }
 
+/* The variables a root procd takes from the owner's database entry. */
+static const char *const spawn_user_vars[] = {
+	"HOME", "USER", "LOGNAME", "SHELL", NULL
+};
+
+static int
+spawn_is_user_var(const char *entry, size_t len)
+{
+	const char *const	*v;
+
+	for (v = spawn_user_vars; *v != NULL; v++) {
+		if (strlen(*v) == len && strncmp(entry, *v, len) == 0)
+			return (1);
+	}
+	return (0);
+}
+
 /*
- * The worker's environment: the base, less the names env mentions, plus
- * env's string values. Only the strings built here go into *owned.
+ * The owner's HOME, USER, LOGNAME and SHELL (no database entry: "/",
+ * the uid in digits, and /bin/sh), except those env names, into envp.
+ */
+static size_t
+spawn_user_env(const struct user *owner, const json_t *env, char **envp,
+    char **own)
+{
+	char	 digits[16];
+	const char *values[4];
+	size_t	 i, n = 0;
+
+	snprintf(digits, sizeof digits, "%u", (unsigned)owner->uid);
+	values[0] = owner->db_found ? owner->home : "/";
+	values[1] = values[2] = owner->db_found ? owner->name : digits;
+	values[3] = owner->db_found ? owner->shell : "/bin/sh";
+	for (i = 0; spawn_user_vars[i] != NULL; i++) {
+		if (env != NULL && json_object_get(env, spawn_user_vars[i]) !=
+		    NULL)
+			continue;
+		xasprintf(&own[n], "%s=%s", spawn_user_vars[i], values[i]);
+		envp[n] = own[n];
+		n++;
+	}
+	return (n);
+}
+
+/*
+ * The worker's environment: the base, less the names env mentions (and,
+ * with owner, the owner's variables from the user database), plus env's
+ * string values. Only the strings built here go into *owned.
  */
 static char **
-spawn_env(const json_t *env, char ***owned)
+spawn_env(const json_t *env, const struct user *owner, char ***owned)
 {
 	const char	*key, *eq;
 	json_t		*value;
 	char		**envp, **own;
 	size_t		  i, n = 0, o = 0, extra;
 
-	extra = json_object_size(env);
+	extra = json_object_size(env) + 4;
 	envp = xcalloc(spawn_base_count + extra + 1, sizeof *envp);
 	own = xcalloc(extra + 1, sizeof *own);
 	for (i = 0; i < spawn_base_count; i++) {
@@ -86,7 +132,14 @@ spawn_env(const json_t *env, char ***owned)
 		if (eq != NULL && env != NULL && json_object_getn(env,
 		    spawn_base_env[i], eq - spawn_base_env[i]) != NULL)
 			continue;
+		if (eq != NULL && owner != NULL &&
+		    spawn_is_user_var(spawn_base_env[i], eq - spawn_base_env[i]))
+			continue;
 		envp[n++] = spawn_base_env[i];
+	}
+	if (owner != NULL) {
+		o = spawn_user_env(owner, env, envp + n, own);
+		n += o;
 	}
 	json_object_foreach((json_t *)env, key, value) {
 		if (!json_is_string(value))
@@ -168,7 +221,8 @@ spawn_failed(int error, const char *what, const char *path, char **cause,
  * *cause (the strerror text) and *data set.
  */
 pid_t
-spawn_job(struct job *job, const json_t *env, char **cause, json_t **data)
+spawn_job(struct job *job, const json_t *env, const struct user_creds *cr,
+    char **cause, json_t **data)
 {
 	struct spawn_child	 sc;
 	const char		*argv0;
@@ -183,7 +237,9 @@ spawn_job(struct job *job, const json_t *env, char **cause, json_t **data)
 		argv[i] = (char *)json_string_value(json_array_get(job->argv,
 		    i));
 	argv0 = argv[0];
-	envp = spawn_env(env, &owned);
+	/* A root procd's workers get their owner's variables. */
+	envp = spawn_env(env, user_procd_is_root() ? job->owner : NULL,
+	    &owned);
 	if (strchr(argv0, '/') != NULL)
 		path = xstrdup(argv0);
 	else if ((path = spawn_search(argv0, envp, job->cwd)) == NULL) {
@@ -199,6 +255,7 @@ spawn_job(struct job *job, const json_t *env, char **cause, json_t **data)
 	sc.argv = argv;
 	sc.envp = envp;
 	sc.cwd = job->cwd;
+	sc.creds = cr;
 	sc.stdin_fd = spawn_devnull;
 	sc.stdout_fd = sc.stderr_fd = -1;
 	if (job->out_mode == OUTPUT_CAPTURE) {

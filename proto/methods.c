@@ -20,6 +20,8 @@ const struct proto_param proto_params_start[] = {
 	{ "stop_timeout",	PROTO_P_SECONDS,	0 },
 	{ "output",		PROTO_P_STRING,		0 },
 	{ "log_limit",		PROTO_P_LOG_LIMIT,	0 },
+	{ "user",		PROTO_P_ACCOUNT,	0 },
+	{ "group",		PROTO_P_ACCOUNT,	0 },
 	{ NULL,			0,			0 }
 };
 

@@ -171,6 +171,10 @@ params_check_one(const json_t *v, enum proto_ptype type)
 		return (json_is_integer(v) && json_integer_value(v) >= 0 &&
 		    json_integer_value(v) <= PROTO_MAX_LOG_LIMIT ? NULL :
 		    "must be an integer from 0 to 1073741824 (1 GiB)");
+	case PROTO_P_ACCOUNT:
+		return ((json_is_string(v) && json_string_length(v) > 0) ||
+		    (json_is_integer(v) && json_integer_value(v) >= 0) ? NULL :
+		    "must be a name or a number >= 0");
 	case PROTO_P_JOBS:
 		return (params_jobs(v) ? NULL : "must be an array of job ids "
 		    "or names");

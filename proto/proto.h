@@ -21,6 +21,8 @@
 #define PROTO_MAX_OUTPUT	(16 * 1024 * 1024)
 #define PROTO_MAX_CLIENTS	1024
 #define PROTO_MAX_JOBS		65536
+#define PROTO_MAX_JOBS_PER_USER	4096
+#define PROTO_MAX_CLIENTS_PER_USER 128
 #define PROTO_STOP_TIMEOUT	10.0
 #define PROTO_MAX_LOG_LIMIT	(1024LL * 1024 * 1024)	/* a job's log_limit */
 /* Largest timeout or stop_timeout accepted, in seconds (about 31 years). */
@@ -132,6 +134,7 @@ enum proto_ptype {
 	PROTO_P_SIGNAL,		/* number 1-64 or name */
 	PROTO_P_UINT,		/* integer >= 0 */
 	PROTO_P_LOG_LIMIT,	/* integer 0 .. PROTO_MAX_LOG_LIMIT */
+	PROTO_P_ACCOUNT,	/* a user or group: name, or id >= 0 */
 	PROTO_P_JOBS,		/* array of JOB */
 	PROTO_P_ANY,
 };
@@ -193,6 +196,8 @@ ssize_t		 proto_base64_decode(const char *, size_t, void *);
 #define PROTO_F_STATE		"state"
 #define PROTO_F_EXITCODE	"exitcode"
 #define PROTO_F_UID		"uid"
+#define PROTO_F_GID		"gid"
+#define PROTO_F_USER		"user"
 #define PROTO_F_STARTED_AT	"started_at"
 #define PROTO_F_EXITED_AT	"exited_at"
 #define PROTO_F_USAGE		"usage"

@@ -56,6 +56,7 @@ seed '{"jsonrpc":"2.0","method":"m","id":{},"params":null}\n{"jsonrpc":"1.0"}\nn
 seed '{"jsonrpc":"2.0","method":"m","id":"\\ud83d\\ude00","params":[1]}\n'
 seed '{"a":"\0377"}\n'
 seed '{"jsonrpc":"2.0","method":"start","params":{"argv":["true"],"log_limit":1073741824},"id":10}\n{"jsonrpc":"2.0","method":"start","params":{"argv":["true"],"log_limit":1073741825},"id":11}\n'
+seed '{"jsonrpc":"2.0","method":"start","params":{"argv":["id"],"user":"nobody","group":65534},"id":12}\n{"jsonrpc":"2.0","method":"start","params":{"argv":["id"],"user":-1,"group":""},"id":13}\n'
 seed '[{"jsonrpc":"2.0","method":"logs","params":{"job":1,"tail":3,"follow":true,"encoding":"base64","stream":"stderr"},"id":1},{"jsonrpc":"2.0","method":"logs","params":{"job":1},"id":2}]\n'
 seed '{"jsonrpc":"2.0","method":"m","id":99999999999999999999,"params":{"a":[-1e999,9223372036854775808]},"x":1E+400}\n'
 head -c 2048 /dev/zero | tr '\0' '[' >"$corpus/seed-deep"
@@ -79,6 +80,8 @@ cat >"$work/dict" <<'DICT'
 "\"jobs\""
 "\"timeout\""
 "\"log_limit\""
+"\"user\""
+"\"group\""
 "\"follow\""
 "\"encoding\""
 "1073741824"

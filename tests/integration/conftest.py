@@ -289,8 +289,8 @@ LC_PY = _lc_sys.executable or "/usr/bin/python3"
 LC_STATES = ("running", "stopping", "waiting", "exited")
 LC_TIME_RE = _lc_re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 LC_JOB_FIELDS = ("id", "name", "argv", "cwd", "pid", "ppid", "parent",
-                 "children", "daemon", "state", "exitcode", "uid",
-                 "started_at", "exited_at", "usage")
+                 "children", "daemon", "state", "exitcode", "uid", "gid",
+                 "user", "started_at", "exited_at", "usage")
 
 
 def lc_err(conn, method, params=None, timeout=10.0):

@@ -422,5 +422,10 @@ def test_units_content(sub):
         assert listen == ["%t/procd/procd.sock"], listen
     else:
         assert listen == ["/run/procd/procd.sock"], listen
-    # systemd's default would be 0666
-    assert sck.get(("Socket", "SocketMode")) == ["0600"]
+    # section 8: the system socket is every local user's, as the D-Bus
+    # system bus is (procd checks each request); a user's own is private
+    if sub == "user":
+        assert sck.get(("Socket", "SocketMode")) == ["0600"]
+    else:
+        assert sck.get(("Socket", "SocketMode")) == ["0666"]
+        assert sck.get(("Socket", "DirectoryMode")) == ["0755"]

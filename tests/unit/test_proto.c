@@ -2360,6 +2360,41 @@ test_params_log_limit(void **state)
 	}
 }
 
+/* user and group: a name, or an id >= 0. */
+static void
+test_params_account(void **state)
+{
+	static const char *const good[] = {
+		"{\"argv\":[\"x\"],\"user\":\"nobody\",\"group\":0}",
+		"{\"argv\":[\"x\"],\"user\":4242,\"group\":\"4242\"}",
+		"{\"argv\":[\"x\"],\"user\":null,\"group\":null}",
+	};
+	static const char *const bad[] = {
+		"{\"argv\":[\"x\"],\"user\":-1}",
+		"{\"argv\":[\"x\"],\"user\":\"\"}",
+		"{\"argv\":[\"x\"],\"group\":1.5}",
+		"{\"argv\":[\"x\"],\"group\":[\"wheel\"]}",
+	};
+	json_t	*v;
+	char	*cause;
+	size_t	 i;
+
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		assert_non_null(v = json_loads(good[i], 0, NULL));
+		assert_int_equal(proto_params_check(v, proto_params_start,
+		    &cause), 0);
+		json_decref(v);
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_non_null(v = json_loads(bad[i], 0, NULL));
+		assert_int_equal(proto_params_check(v, proto_params_start,
+		    &cause), -1);
+		assert_non_null(strstr(cause, "a name or a number"));
+		free(cause);
+		json_decref(v);
+	}
+}
+
 /* --- proto_dump and proto_encode: numbers --- */
 
 /* The text of v, then read back with jansson; *textp to free. */
@@ -2656,6 +2691,7 @@ main(void)
 		cmocka_unit_test(test_json_quote_jansson),
 		cmocka_unit_test(test_json_text_cost),
 		cmocka_unit_test(test_params_log_limit),
+		cmocka_unit_test(test_params_account),
 		cmocka_unit_test(test_encode_real),
 		cmocka_unit_test(test_encode_integer),
 		cmocka_unit_test(test_connect_too_long),
