@@ -64,16 +64,18 @@ feed_oldest_seq(void)
 }
 
 /*
- * Is rec for sub? A subscription to every job sees only the jobs its
- * client may act on; one naming jobs was checked when it was made.
+ * Is rec for sub? A client sees only events of the jobs it may act on,
+ * closed ones included (a closed job's id is accepted unchecked).
  */
 static int
 feed_matches(const struct subscription *sub, const struct feed_record *rec)
 {
 	size_t	i;
 
+	if (sub->client->uid != 0 && sub->client->uid != rec->owner)
+		return (0);
 	if (sub->jobs == NULL)
-		return (sub->client->uid == 0 || sub->client->uid == rec->owner);
+		return (1);
 	for (i = 0; i < sub->njobs; i++) {
 		if (sub->jobs[i] == rec->job_id)
 			return (1);

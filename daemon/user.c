@@ -266,6 +266,30 @@ user_creds_clear(struct user_creds *cr)
 }
 
 /*
+ * The refusals for a non-root client, the same whether or not the name
+ * it gave exists, so that they tell nothing of the user database.
+ */
+static int
+user_deny_user(int *code, char **cause)
+{
+	free(*cause);
+	*code = PROTO_PERMISSION;
+	xasprintf(cause, "permission denied: only root may start a job as "
+	    "another user");
+	return (-1);
+}
+
+static int
+user_deny_group(int *code, char **cause)
+{
+	free(*cause);
+	*code = PROTO_PERMISSION;
+	xasprintf(cause, "permission denied: only root may start a job with "
+	    "a group it does not have");
+	return (-1);
+}
+
+/*
  * Who a job that c starts runs as, from the user and group params (NULL
  * when absent): sets *cr. Returns 0, or -1 with *code and *cause (an
  * error for the start request) if c may not name them.
@@ -280,32 +304,27 @@ user_start_creds(const struct client *c, const json_t *user,
 	int		 named_group = 0;
 
 	memset(cr, 0, sizeof *cr);
+	*cause = NULL;
 	*code = PROTO_INVALID_PARAMS;
 	if (user != NULL && user_resolve_uid(user, &uid, cause) == -1) {
 		/* Only root learns whether a name it may not use exists. */
 		if (c->uid != 0)
-			*code = PROTO_PERMISSION;
+			return (user_deny_user(code, cause));
 		return (-1);
 	}
 	if (group != NULL) {
 		if (user_resolve_gid(group, &gid, cause) == -1) {
 			if (c->uid != 0)
-				*code = PROTO_PERMISSION;
+				return (user_deny_group(code, cause));
 			return (-1);
 		}
 		named_group = 1;
 	}
 	*code = PROTO_PERMISSION;
-	if (c->uid != 0 && uid != c->uid) {
-		xasprintf(cause, "permission denied: only root may start a "
-		    "job as another user");
-		return (-1);
-	}
-	if (named_group && c->uid != 0 && !user_client_has_group(c, gid)) {
-		xasprintf(cause, "permission denied: not a member of group "
-		    "%u", (unsigned)gid);
-		return (-1);
-	}
+	if (c->uid != 0 && uid != c->uid)
+		return (user_deny_user(code, cause));
+	if (named_group && c->uid != 0 && !user_client_has_group(c, gid))
+		return (user_deny_group(code, cause));
 	cr->uid = uid;
 	if (!user_procd_is_root()) {
 		/* A per-user procd runs every worker as itself. */
