@@ -30,7 +30,11 @@ static struct user	*users;		/* by uid */
 int
 user_procd_is_root(void)
 {
-	return (geteuid() == 0);
+	static int	root = -1;	/* procd never changes its own uid */
+
+	if (root == -1)
+		root = geteuid() == 0;
+	return (root);
 }
 
 /* The record of uid, made if there is none yet. */
@@ -152,84 +156,63 @@ user_procd_has_group(gid_t gid)
 	return (found);
 }
 
+/* Looks a name up as a user (group 0) or a group; 0 with *id, or -1. */
+static int
+user_lookup_name(const char *name, int group, unsigned *id)
+{
+	struct passwd	 pw, *pwres = NULL;
+	struct group	 gr, *grres = NULL;
+	char		*buf;
+	int		 found;
+
+	buf = xmalloc(USER_DB_BUFSIZE);
+	if (group) {
+		found = getgrnam_r(name, &gr, buf, USER_DB_BUFSIZE, &grres) ==
+		    0 && grres != NULL;
+		if (found)
+			*id = gr.gr_gid;
+	} else {
+		found = getpwnam_r(name, &pw, buf, USER_DB_BUFSIZE, &pwres) ==
+		    0 && pwres != NULL;
+		if (found)
+			*id = pw.pw_uid;
+	}
+	free(buf);
+	return (found ? 0 : -1);
+}
+
 /*
- * Resolves a user param (a name or a uid). Returns 0, or -1 with *cause
- * if no such user (a name) or it is not a uid at all.
+ * Resolves a user or group param: a number, or a name in the database,
+ * or else a string of digits. Returns 0 with *id, or -1 with *cause.
  */
 static int
-user_resolve_uid(const json_t *v, uid_t *uid, char **cause)
+user_resolve(const json_t *v, int group, unsigned *id, char **cause)
 {
-	struct passwd	 pw, *res = NULL;
-	const char	*name;
-	char		*buf, *end;
+	const char	*what = group ? "group" : "user", *name;
+	char		*end;
 	long long	 n;
 
 	if (json_is_integer(v)) {
 		n = json_integer_value(v);
 		if (n < 0 || n >= (long long)(uid_t)-1) {
-			xasprintf(cause, "invalid params: 'user' %lld is not "
-			    "a uid", n);
+			xasprintf(cause, "invalid params: '%s' %lld is not "
+			    "an id", what, n);
 			return (-1);
 		}
-		*uid = (uid_t)n;
+		*id = (unsigned)n;
 		return (0);
 	}
 	name = json_string_value(v);
-	buf = xmalloc(USER_DB_BUFSIZE);
-	if (getpwnam_r(name, &pw, buf, USER_DB_BUFSIZE, &res) == 0 &&
-	    res != NULL) {
-		*uid = pw.pw_uid;
-		free(buf);
+	if (user_lookup_name(name, group, id) == 0)
 		return (0);
-	}
-	free(buf);
 	errno = 0;
 	n = strtoll(name, &end, 10);
 	if (*name != '\0' && *end == '\0' && errno == 0 && n >= 0 &&
 	    n < (long long)(uid_t)-1) {
-		*uid = (uid_t)n;
+		*id = (unsigned)n;
 		return (0);
 	}
-	xasprintf(cause, "invalid params: no such user: %s", name);
-	return (-1);
-}
-
-/* Resolves a group param (a name or a gid), as user_resolve_uid. */
-static int
-user_resolve_gid(const json_t *v, gid_t *gid, char **cause)
-{
-	struct group	 gr, *res = NULL;
-	const char	*name;
-	char		*buf, *end;
-	long long	 n;
-
-	if (json_is_integer(v)) {
-		n = json_integer_value(v);
-		if (n < 0 || n >= (long long)(gid_t)-1) {
-			xasprintf(cause, "invalid params: 'group' %lld is not "
-			    "a gid", n);
-			return (-1);
-		}
-		*gid = (gid_t)n;
-		return (0);
-	}
-	name = json_string_value(v);
-	buf = xmalloc(USER_DB_BUFSIZE);
-	if (getgrnam_r(name, &gr, buf, USER_DB_BUFSIZE, &res) == 0 &&
-	    res != NULL) {
-		*gid = gr.gr_gid;
-		free(buf);
-		return (0);
-	}
-	free(buf);
-	errno = 0;
-	n = strtoll(name, &end, 10);
-	if (*name != '\0' && *end == '\0' && errno == 0 && n >= 0 &&
-	    n < (long long)(gid_t)-1) {
-		*gid = (gid_t)n;
-		return (0);
-	}
-	xasprintf(cause, "invalid params: no such group: %s", name);
+	xasprintf(cause, "invalid params: no such %s: %s", what, name);
 	return (-1);
 }
 
@@ -300,24 +283,28 @@ user_start_creds(const struct client *c, const json_t *user,
 {
 	struct user	*u;
 	uid_t		 uid = c->uid, self = geteuid();
-	gid_t		 gid;
+	gid_t		 gid = 0;
+	unsigned	 id;
 	int		 named_group = 0;
 
 	memset(cr, 0, sizeof *cr);
 	*cause = NULL;
 	*code = PROTO_INVALID_PARAMS;
-	if (user != NULL && user_resolve_uid(user, &uid, cause) == -1) {
+	if (user != NULL && user_resolve(user, 0, &id, cause) == -1) {
 		/* Only root learns whether a name it may not use exists. */
 		if (c->uid != 0)
 			return (user_deny_user(code, cause));
 		return (-1);
 	}
+	if (user != NULL)
+		uid = id;
 	if (group != NULL) {
-		if (user_resolve_gid(group, &gid, cause) == -1) {
+		if (user_resolve(group, 1, &id, cause) == -1) {
 			if (c->uid != 0)
 				return (user_deny_group(code, cause));
 			return (-1);
 		}
+		gid = id;
 		named_group = 1;
 	}
 	*code = PROTO_PERMISSION;

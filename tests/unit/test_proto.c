@@ -2324,6 +2324,35 @@ test_json_text_cost(void **state)
 	}
 }
 
+/*
+ * start params: each of good passes; each of bad fails with a cause
+ * holding both needles.
+ */
+static void
+expect_start_params(const char *const *good, size_t ngood,
+    const char *const *bad, size_t nbad, const char *n1, const char *n2)
+{
+	json_t	*v;
+	char	*cause;
+	size_t	 i;
+
+	for (i = 0; i < ngood; i++) {
+		assert_non_null(v = json_loads(good[i], 0, NULL));
+		assert_int_equal(proto_params_check(v, proto_params_start,
+		    &cause), 0);
+		json_decref(v);
+	}
+	for (i = 0; i < nbad; i++) {
+		assert_non_null(v = json_loads(bad[i], 0, NULL));
+		assert_int_equal(proto_params_check(v, proto_params_start,
+		    &cause), -1);
+		assert_non_null(strstr(cause, n1));
+		assert_non_null(strstr(cause, n2));
+		free(cause);
+		json_decref(v);
+	}
+}
+
 /* log_limit: an integer from 0 to 1 GiB. */
 static void
 test_params_log_limit(void **state)
@@ -2339,25 +2368,9 @@ test_params_log_limit(void **state)
 		"{\"argv\":[\"x\"],\"log_limit\":1.5}",
 		"{\"argv\":[\"x\"],\"log_limit\":\"1\"}",
 	};
-	json_t	*v;
-	char	*cause;
-	size_t	 i;
 
-	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
-		assert_non_null(v = json_loads(good[i], 0, NULL));
-		assert_int_equal(proto_params_check(v, proto_params_start,
-		    &cause), 0);
-		json_decref(v);
-	}
-	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		assert_non_null(v = json_loads(bad[i], 0, NULL));
-		assert_int_equal(proto_params_check(v, proto_params_start,
-		    &cause), -1);
-		assert_non_null(strstr(cause, "'log_limit'"));
-		assert_non_null(strstr(cause, "1073741824"));
-		free(cause);
-		json_decref(v);
-	}
+	expect_start_params(good, sizeof good / sizeof good[0], bad,
+	    sizeof bad / sizeof bad[0], "'log_limit'", "1073741824");
 }
 
 /* user and group: a name, or an id >= 0. */
@@ -2375,24 +2388,9 @@ test_params_account(void **state)
 		"{\"argv\":[\"x\"],\"group\":1.5}",
 		"{\"argv\":[\"x\"],\"group\":[\"wheel\"]}",
 	};
-	json_t	*v;
-	char	*cause;
-	size_t	 i;
 
-	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
-		assert_non_null(v = json_loads(good[i], 0, NULL));
-		assert_int_equal(proto_params_check(v, proto_params_start,
-		    &cause), 0);
-		json_decref(v);
-	}
-	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		assert_non_null(v = json_loads(bad[i], 0, NULL));
-		assert_int_equal(proto_params_check(v, proto_params_start,
-		    &cause), -1);
-		assert_non_null(strstr(cause, "a name or a number"));
-		free(cause);
-		json_decref(v);
-	}
+	expect_start_params(good, sizeof good / sizeof good[0], bad,
+	    sizeof bad / sizeof bad[0], "a name or a number", "");
 }
 
 /* --- proto_dump and proto_encode: numbers --- */
