@@ -2,8 +2,9 @@
 /*
  * The job table and the daemon-child rule. The table owns every job; it is
  * indexed by id, name and pid (uthash) and kept in id order for list. All
- * state changes go through job_set_state, and the rule lives in
- * job_reaped and job_finished.
+ * state changes go through job_transition, which looks them up in the
+ * lifecycle table (jobstate.c); the rule lives in job_reaped and
+ * job_finished, and applies at every exit, restart or not.
  */
 
 #include "config.h"
@@ -25,8 +26,7 @@ static struct job	*job_by_name;
 static struct job	*job_by_pid;
 
 static void	job_finished(struct job *);
-static void	job_changed(struct job *);
-static char	*job_quote(const char *);
+
 
 struct job *
 job_find_id(long long id)
@@ -86,21 +86,35 @@ job_unfinished_children(const struct job *job)
 	return (n);
 }
 
+/*
+ * Runs event through the lifecycle table (jobstate.c) and does what
+ * entering the new state asks: cond adds conditions the caller knows
+ * (JOBSTATE_RESTART, JOBSTATE_LEFTOVERS) to the one known here.
+ */
 static void
-job_set_state(struct job *job, enum proto_state state)
+job_transition(struct job *job, enum job_event event, int cond)
 {
-	if (job->state == state)
+	const struct jobstate_rule	*r;
+	enum proto_state		 from = job->state;
+
+	if (job_unfinished_children(job) > 0)
+		cond |= JOBSTATE_CHILDREN;
+	if ((r = jobstate_find(from, event, cond)) == NULL)
 		return;
-	log_debug("job %lld (%s): %s -> %s", job->id, job->name,
-	    proto_state_name(job->state), proto_state_name(state));
-	jobs_state_count[job->state]--;
-	jobs_state_count[state]++;
-	job->owner->state_count[job->state]--;
-	job->owner->state_count[state]++;
-	job->state = state;
+	log_debug("job %lld (%s): %s -> %s (%s)", job->id, job->name,
+	    proto_state_name(from), proto_state_name(r->to), r->emit);
+	if (from == PROTO_RESTARTING && r->to != PROTO_RESTARTING)
+		restart_cancel(job);
+	jobs_state_count[from]--;
+	jobs_state_count[r->to]++;
+	job->owner->state_count[from]--;
+	job->owner->state_count[r->to]++;
+	job->state = r->to;
 	job_changed(job);
 	notify_jobs_changed();
-	feed_emit(proto_state_name(state), job);
+	feed_emit(r->emit, job);
+	if (r->to == PROTO_EXITED && from != PROTO_EXITED)
+		job_finished(job);
 }
 
 /*
@@ -109,7 +123,7 @@ job_set_state(struct job *job, enum proto_state state)
  */
 struct job *
 job_create(json_t *argv, const char *name, const char *cwd,
-    const struct user_creds *cr, int daemon, double stop_timeout,
+    struct user_creds *cr, int daemon, double stop_timeout,
     struct job *parent)
 {
 	struct job	*job;
@@ -128,6 +142,10 @@ job_create(json_t *argv, const char *name, const char *cwd,
 		fatalx("%s: cannot encode argv", __func__);
 	job->uid = cr->uid;
 	job->gid = cr->gid;
+	/* The job keeps them for its restarts. */
+	job->creds = *cr;
+	cr->groups = NULL;
+	cr->ngroups = 0;
 	job->owner = user_get(cr->uid);
 	user_db_load(job->owner);
 	job->user_text = job->owner->db_found ? job_quote(job->owner->name) :
@@ -139,6 +157,9 @@ job_create(json_t *argv, const char *name, const char *cwd,
 	job->parent_id = parent != NULL ? parent->id : 0;
 	TAILQ_INIT(&job->children);
 	TAILQ_INIT(&job->waiters);
+	TAILQ_INIT(&job->ready_waiters);
+	job->restart_limit = -1;
+	job->cg_fd = job->cg_wd = -1;
 	output_init(job, OUTPUT_CAPTURE, procd_config.log_limit);
 	return (job);
 }
@@ -147,9 +168,16 @@ static void
 job_free(struct job *job)
 {
 	output_free(job);
+	restart_cancel(job);
+	if (job->cg_fd != -1)
+		cgroup_job_remove(job);
 	if (job->kill_timer != NULL)
 		event_free(job->kill_timer);
 	json_decref(job->argv);
+	json_decref(job->env);
+	user_creds_clear(&job->creds);
+	free(job->error_text);
+	free(job->status_text);
 	free(job->name);
 	free(job->cwd);
 	free(job->name_text);
@@ -175,6 +203,7 @@ job_started(struct job *job, pid_t pid)
 	job_next_id++;
 	job->pid = pid;
 	clock_gettime(CLOCK_REALTIME, &job->started_at);
+	clock_gettime(CLOCK_MONOTONIC, &job->started_mono);
 	HASH_ADD(hh_id, job_by_id, id, sizeof job->id, job);
 	HASH_ADD_KEYPTR(hh_name, job_by_name, job->name, strlen(job->name),
 	    job);
@@ -195,10 +224,15 @@ job_started(struct job *job, pid_t pid)
 	feed_emit("started", job);
 }
 
-/* Signals the job's process group, unless its pid is already reaped. */
+/*
+ * Signals what the job runs: every process in its cgroup for a tree job,
+ * else its process group, unless its pid is already reaped.
+ */
 static int
-job_kill_group(struct job *job, int signo)
+job_kill_all(struct job *job, int signo)
 {
+	if (job->tree)
+		return (cgroup_signal(job, signo));
 	if (job->flags & JOB_REAPED)
 		return (0);
 	if (killpg(job->pid, signo) == -1 && errno != ESRCH) {
@@ -217,36 +251,52 @@ job_kill_timer(int fd, short events, void *arg)
 	log_debug("job %lld (%s): stop_timeout passed, SIGKILL", job->id,
 	    job->name);
 	job->flags |= JOB_KILLED;
-	job_kill_group(job, SIGKILL);
+	job_kill_all(job, SIGKILL);
+}
+
+/* SIGTERM now and SIGKILL after stop_timeout, unless a deadline runs. */
+static void
+job_terminate(struct job *job)
+{
+	struct timeval	tv;
+
+	if (job->kill_timer != NULL && evtimer_pending(job->kill_timer,
+	    NULL))
+		return;
+	job_kill_all(job, SIGTERM);
+	if (job->kill_timer == NULL)
+		job->kill_timer = evtimer_new(procd_base, job_kill_timer, job);
+	method_timeval(job->stop_timeout, &tv);
+	evtimer_add(job->kill_timer, &tv);
 }
 
 /*
  * Stops a job as terminate (SIGTERM, SIGKILL after stop_timeout) or kill
- * (SIGKILL now) does. A job whose process has exited is left alone; a
- * second terminate keeps the first deadline.
+ * (SIGKILL now) does, and no restart follows. A job whose process has
+ * exited is left alone, but a restart it waits for is cancelled; a second
+ * terminate keeps the first deadline.
  */
 void
 job_stop(struct job *job, int signo)
 {
-	struct timeval	tv;
-
-	if (!jobstate_alive(job->state) || (job->flags & JOB_KILLED))
+	if (job->state == PROTO_RESTARTING) {
+		job->flags |= JOB_STOP_ASKED;
+		job_transition(job, JOB_EVENT_STOP, 0);
+		return;
+	}
+	if (!jobstate_alive(job->state))
+		return;
+	job->flags |= JOB_STOP_ASKED;
+	if (job->flags & JOB_KILLED)
 		return;
 	if (signo == SIGKILL) {
 		if (job->kill_timer != NULL)
 			evtimer_del(job->kill_timer);
 		job->flags |= JOB_KILLED;
-		job_kill_group(job, SIGKILL);
-	} else if (job->kill_timer == NULL ||
-	    !evtimer_pending(job->kill_timer, NULL)) {
-		job_kill_group(job, SIGTERM);
-		if (job->kill_timer == NULL)
-			job->kill_timer = evtimer_new(procd_base,
-			    job_kill_timer, job);
-		method_timeval(job->stop_timeout, &tv);
-		evtimer_add(job->kill_timer, &tv);
-	}
-	job_set_state(job, jobstate_next(job->state, JOB_EVENT_STOP, 0));
+		job_kill_all(job, SIGKILL);
+	} else
+		job_terminate(job);
+	job_transition(job, JOB_EVENT_STOP, 0);
 }
 
 /* Stops a job and every descendant job (recursive terminate and kill). */
@@ -260,7 +310,11 @@ job_stop_tree(struct job *job, int signo)
 		job_stop_tree(child, signo);
 }
 
-/* procd's own stop: every job with a live process. */
+/*
+ * procd's own stop: every job with a live process, and every restart
+ * still to come is cancelled. A job finishing may finish its parent, but
+ * never closes a record, so the walk stays valid.
+ */
 void
 job_stop_all(int signo)
 {
@@ -280,7 +334,7 @@ job_signal(struct job *job, int signo, int group)
 	if (job->flags & JOB_REAPED)
 		return (0);
 	if (group)
-		return (job_kill_group(job, signo));
+		return (job_kill_all(job, signo));
 	if (kill(job->pid, signo) == -1 && errno != ESRCH) {
 		log_warn("job %lld (%s): kill %d", job->id, job->name, signo);
 		return (-1);
@@ -288,16 +342,48 @@ job_signal(struct job *job, int signo, int group)
 	return (0);
 }
 
+/* Seconds the last process ran, up to now. */
+static double
+job_ran_seconds(const struct job *job)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return ((now.tv_sec - job->started_mono.tv_sec) +
+	    (now.tv_nsec - job->started_mono.tv_nsec) / 1e9);
+}
+
+/*
+ * The process is gone and, for a tree, so is everything it started: the
+ * policy decides between a restart and the end (waiting or exited).
+ */
+static void
+job_exit_settled(struct job *job, enum job_event event)
+{
+	int	cond = 0;
+
+	if (job->kill_timer != NULL)
+		evtimer_del(job->kill_timer);
+	if (jobstate_restart_wanted(job->restart_policy, job->exitcode,
+	    (job->flags & JOB_STOP_ASKED) || procd_stopping, job->restarts,
+	    job->restart_limit)) {
+		restart_schedule(job, job_ran_seconds(job));
+		cond |= JOBSTATE_RESTART;
+	}
+	job_transition(job, event, cond);
+}
+
 /*
  * The process of job was reaped with status. Daemon children are torn
- * down; the job waits for the others.
+ * down; a tree job's leftovers are stopped and waited for; then a
+ * restart, or the job waits for its other children.
  */
 void
 job_reaped(struct job *job, int status, const struct rusage *ru)
 {
 	struct job	*child;
 
-	job->flags |= JOB_REAPED;
+	job->flags |= JOB_REAPED | JOB_EXITED_ONCE;
 	HASH_DELETE(hh_pid, job_by_pid, job);
 	if (WIFSIGNALED(status))
 		job->exitcode = -WTERMSIG(status);
@@ -305,9 +391,9 @@ job_reaped(struct job *job, int status, const struct rusage *ru)
 		job->exitcode = WEXITSTATUS(status);
 	clock_gettime(CLOCK_REALTIME, &job->exited_at);
 	job->usage = *ru;
+	if (job->tree)
+		cgroup_usage(job);
 	job_changed(job);
-	if (job->kill_timer != NULL)
-		evtimer_del(job->kill_timer);
 	log_debug("job %lld (%s): pid %ld exited %d", job->id, job->name,
 	    (long)job->pid, job->exitcode);
 
@@ -315,12 +401,72 @@ job_reaped(struct job *job, int status, const struct rusage *ru)
 		if (child->daemon)
 			job_stop(child, SIGTERM);
 	}
-	job_set_state(job, jobstate_next(job->state, JOB_EVENT_EXIT,
-	    job_unfinished_children(job)));
 	output_reaped(job);
-	if (job->state == PROTO_EXITED)
-		job_finished(job);
+	if (job->tree && cgroup_populated(job) == 1) {
+		/* As systemd's KillMode=control-group: the work ends too. */
+		job->cg_waiting = 1;
+		if (!(job->flags & JOB_KILLED))
+			job_terminate(job);
+		job_transition(job, JOB_EVENT_EXIT, JOBSTATE_LEFTOVERS);
+	} else {
+		if (job->kill_timer != NULL)
+			evtimer_del(job->kill_timer);
+		job_exit_settled(job, JOB_EVENT_EXIT);
+	}
+	ready_exited(job);
 	procd_check_done();
+}
+
+/* A tree job's cgroup emptied: what its process left has ended. */
+void
+job_tree_empty(struct job *job)
+{
+	if (!job->cg_waiting)
+		return;
+	job->cg_waiting = 0;
+	cgroup_usage(job);
+	job_changed(job);
+	job_exit_settled(job, JOB_EVENT_EMPTY);
+	procd_check_done();
+}
+
+/* A restart's process runs. */
+void
+job_respawned(struct job *job, pid_t pid)
+{
+	job->pid = pid;
+	HASH_ADD(hh_pid, job_by_pid, pid, sizeof job->pid, job);
+	job->flags &= ~(JOB_REAPED | JOB_KILLED | JOB_EXITED_ONCE);
+	clock_gettime(CLOCK_REALTIME, &job->started_at);
+	clock_gettime(CLOCK_MONOTONIC, &job->started_mono);
+	memset(&job->usage, 0, sizeof job->usage);
+	free(job->error_text);
+	job->error_text = NULL;
+	if (job->notify)
+		job->ready = 0;
+	log_info("job %lld (%s): restarted (%lld), pid %ld", job->id,
+	    job->name, job->restarts, (long)pid);
+	job_transition(job, JOB_EVENT_SPAWNED, 0);
+}
+
+/*
+ * A restart's program could not be run: that counts as a process that
+ * failed at once with 127, and the policy goes on.
+ */
+void
+job_respawn_failed(struct job *job, const char *cause)
+{
+	log_warnx("job %lld (%s): restart %lld failed: %s", job->id,
+	    job->name, job->restarts, cause);
+	job->exitcode = 127;
+	job->flags |= JOB_EXITED_ONCE;
+	clock_gettime(CLOCK_REALTIME, &job->exited_at);
+	clock_gettime(CLOCK_MONOTONIC, &job->started_mono);
+	memset(&job->usage, 0, sizeof job->usage);
+	free(job->error_text);
+	job->error_text = job_quote(cause);
+	job_changed(job);
+	job_exit_settled(job, JOB_EVENT_EXEC_FAILED);
 }
 
 /* job is now exited: answer its joins and let its parent finish. */
@@ -333,13 +479,10 @@ job_finished(struct job *job)
 	while ((req = TAILQ_FIRST(&job->waiters)) != NULL)
 		method_join_answer(req, 0);
 	output_check_done(job);
-	parent = job->parent;
-	if (parent == NULL)
-		return;
-	job_set_state(parent, jobstate_next(parent->state, JOB_EVENT_CHILD,
-	    job_unfinished_children(parent)));
-	if (parent->state == PROTO_EXITED)
-		job_finished(parent);
+	if (job->cg_fd != -1)
+		cgroup_job_remove(job);
+	if ((parent = job->parent) != NULL)
+		job_transition(parent, JOB_EVENT_CHILD, 0);
 }
 
 /* Releases an exited job's record. */
@@ -376,14 +519,15 @@ job_alive_count(void)
 }
 
 /* The job changed: its cached text is stale. */
-static void
+void
 job_changed(struct job *job)
 {
 	free(job->text);
 	job->text = NULL;
 }
 
-static char *
+/* s as a JSON string, quotes included. */
+char *
 job_quote(const char *s)
 {
 	char	*out;
@@ -410,13 +554,42 @@ job_text_usage(const struct job *job, struct evbuffer *b)
 }
 
 static void
+job_text_null_or(struct evbuffer *b, const char *name, const char *json)
+{
+	evbuffer_add_printf(b, ",\"%s\":%s", name, json != NULL ? json :
+	    "null");
+}
+
+/* The fields of sections 10-12: restart, readiness, kill mode. */
+static void
+job_text_supervision(const struct job *job, struct evbuffer *b)
+{
+	char	t[40];
+
+	evbuffer_add_printf(b, ",\"restart\":\"%s\",\"restarts\":%lld,"
+	    "\"restart_at\":", jobstate_policy_name(job->restart_policy),
+	    job->restarts);
+	if (job->state == PROTO_RESTARTING)
+		evbuffer_add_printf(b, "\"%s\"", time_rfc3339(&job->restart_at,
+		    t, sizeof t));
+	else
+		evbuffer_add(b, "null", 4);
+	job_text_null_or(b, "error", job->error_text);
+	job_text_null_or(b, "ready", !job->notify ? NULL : job->ready ?
+	    "true" : "false");
+	job_text_null_or(b, "status_text", job->status_text);
+	evbuffer_add_printf(b, ",\"kill_mode\":\"%s\"", job->tree ? "tree" :
+	    "group");
+}
+
+static void
 job_text_build(struct job *job)
 {
 	const struct job	*child;
 	struct evbuffer		*b;
 	char			 t[40];
 	const char		*sep = "";
-	int			 reaped = job->flags & JOB_REAPED;
+	int			 reaped = job->flags & JOB_EXITED_ONCE;
 
 	if ((b = evbuffer_new()) == NULL)
 		fatalx("%s: evbuffer_new failed", __func__);
@@ -449,6 +622,7 @@ job_text_build(struct job *job)
 		job_text_usage(job, b);
 	} else
 		evbuffer_add(b, "null,\"usage\":null", 17);
+	job_text_supervision(job, b);
 	evbuffer_add(b, "}", 1);
 
 	job->textlen = evbuffer_get_length(b);

@@ -24,14 +24,16 @@ method_info_exec(struct request *req)
 		json_object_set_new(counts, proto_state_name(i),
 		    json_integer(u == NULL ? jobs_state_count[i] :
 		    u->state_count[i]));
-	return (request_reply(req, json_pack("{s:s, s:i, s:I, s:s, s:s, s:o}",
+	return (request_reply(req, json_pack("{s:s, s:i, s:I, s:s, s:s, s:o, "
+	    "s:b}",
 	    "version", PACKAGE_VERSION,
 	    "pid", (int)procd_pid,
 	    "uid", (json_int_t)getuid(),
 	    "started_at", time_rfc3339(&procd_started, started,
 		sizeof started),
 	    "socket", listen_socket_path(),
-	    "jobs", counts)));
+	    "jobs", counts,
+	    "cgroups", cgroup_available(NULL))));
 }
 
 const struct method_entry method_info_entry = {

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * start: spawn a worker and enter it in the job table. The answer comes
- * only after the worker has exec'd, or carries the exec error.
+ * only after the worker has exec'd, or carries the exec error; with
+ * wait_ready, only once the worker said READY=1 (ready.c).
  */
 
 #include "config.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +71,95 @@ method_start_owner(struct request *req, struct user_creds *cr)
 	return (0);
 }
 
+/* The params of sections 10-12, checked before anything is made. */
+struct method_start_supervision {
+	int		 policy;
+	double		 delay;
+	double		 max_delay;
+	long long	 limit;
+	int		 notify;
+	int		 wait_ready;
+	double		 ready_timeout;	/* -1: none */
+	int		 tree;
+};
+
+static int
+method_start_restart(struct request *req, struct method_start_supervision *sv)
+{
+	json_t	*limit;
+
+	if ((sv->policy = jobstate_policy_parse(method_string(req,
+	    "restart"))) == -1) {
+		request_error(req, PROTO_INVALID_PARAMS, "invalid params: "
+		    "'restart' must be no, on-failure or always");
+		return (-1);
+	}
+	sv->delay = method_seconds(req, "restart_delay", PROTO_RESTART_DELAY);
+	/* Left out, the cap is never below the delay asked for. */
+	sv->max_delay = method_seconds(req, "restart_max_delay",
+	    sv->delay > PROTO_RESTART_MAX_DELAY ? sv->delay :
+	    PROTO_RESTART_MAX_DELAY);
+	if (sv->max_delay < sv->delay) {
+		request_error(req, PROTO_INVALID_PARAMS, "invalid params: "
+		    "'restart_max_delay' must not be less than 'restart_delay'");
+		return (-1);
+	}
+	limit = json_object_get(req->params, "restart_limit");
+	sv->limit = json_is_integer(limit) ? json_integer_value(limit) : -1;
+	return (0);
+}
+
+/* Answers req and returns -1 if a supervision param is unfit. */
+static int
+method_start_supervision(struct request *req,
+    struct method_start_supervision *sv)
+{
+	const char	*mode, *why;
+
+	if (method_start_restart(req, sv) == -1)
+		return (-1);
+	sv->notify = method_bool(req, "notify", 0);
+	sv->wait_ready = method_bool(req, "wait_ready", 0);
+	sv->ready_timeout = method_seconds(req, "ready_timeout", -1);
+	if (sv->wait_ready && !sv->notify) {
+		request_error(req, PROTO_INVALID_PARAMS, "invalid params: "
+		    "'wait_ready' needs 'notify'");
+		return (-1);
+	}
+	if (sv->ready_timeout >= 0 && !sv->wait_ready) {
+		request_error(req, PROTO_INVALID_PARAMS, "invalid params: "
+		    "'ready_timeout' needs 'wait_ready'");
+		return (-1);
+	}
+	mode = method_string(req, "kill_mode");
+	sv->tree = mode != NULL && strcmp(mode, "tree") == 0;
+	if (mode != NULL && !sv->tree && strcmp(mode, "group") != 0) {
+		request_error(req, PROTO_INVALID_PARAMS, "invalid params: "
+		    "'kill_mode' must be group or tree");
+		return (-1);
+	}
+	if (sv->tree && !cgroup_available(&why)) {
+		request_error(req, PROTO_INVALID_PARAMS, "invalid params: "
+		    "'kill_mode' tree is not available: %s", why);
+		return (-1);
+	}
+	return (0);
+}
+
+static void
+method_start_apply(struct job *job, const struct method_start_supervision *sv,
+    json_t *env)
+{
+	job->restart_policy = sv->policy;
+	job->restart_delay = job->restart_next_delay = sv->delay;
+	job->restart_max_delay = sv->max_delay;
+	job->restart_limit = sv->limit;
+	job->notify = sv->notify;
+	job->tree = sv->tree;
+	if (env != NULL)
+		job->env = json_incref(env);
+}
+
 /* Who started what, as whom: for the log, whatever -v says. */
 static void
 method_start_log(struct request *req, struct job *job)
@@ -85,6 +176,7 @@ method_start_log(struct request *req, struct job *job)
 static enum method_return
 method_start_exec(struct request *req)
 {
+	struct method_start_supervision sv;
 	struct user_creds	 cr;
 	struct job		*job, *parent;
 	const char		*name, *cwd;
@@ -92,7 +184,7 @@ method_start_exec(struct request *req)
 	json_t			*data;
 	json_t			*limit;
 	pid_t			 pid;
-	int			 mode;
+	int			 mode, error;
 
 	if (procd_stopping)
 		return (request_error(req, PROTO_STOPPING,
@@ -105,6 +197,8 @@ method_start_exec(struct request *req)
 	if (name != NULL && job_find_name(name) != NULL)
 		return (request_error(req, PROTO_NAME_IN_USE,
 		    "name in use: %s", name));
+	if (method_start_supervision(req, &sv) == -1)
+		return (METHOD_DONE);
 	if (method_start_parent(req, &parent) == -1)
 		return (METHOD_DONE);
 	if (method_start_owner(req, &cr) == -1)
@@ -123,9 +217,15 @@ method_start_exec(struct request *req)
 	limit = json_object_get(req->params, "log_limit");
 	output_init(job, mode, json_is_integer(limit) ?
 	    (size_t)json_integer_value(limit) : procd_config.log_limit);
-	pid = spawn_job(job, json_object_get(req->params, "env"), &cr, &cause,
-	    &data);
-	user_creds_clear(&cr);
+	method_start_apply(job, &sv, json_object_get(req->params, "env"));
+	if (job->tree && cgroup_job_create(job) == -1) {
+		error = errno;
+		cause = xstrdup(strerror(error));
+		data = json_pack("{s:i, s:s}", "errno", error, "during",
+		    "cgroup");
+		pid = -1;
+	} else
+		pid = spawn_job(job, job->env, &job->creds, &cause, &data);
 	if (pid == -1) {
 		job_discard(job);
 		request_error_data(req, PROTO_SPAWN_FAILED, data, "%s", cause);
@@ -134,6 +234,8 @@ method_start_exec(struct request *req)
 	}
 	job_started(job, pid);
 	method_start_log(req, job);
+	if (sv.wait_ready)
+		return (ready_wait(req, job, sv.ready_timeout));
 	return (request_reply_job(req, job));
 }
 

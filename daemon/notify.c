@@ -87,8 +87,10 @@ notify_status(int fd, short events, void *arg)
 	char		buf[160];
 
 	snprintf(buf, sizeof buf, "STATUS=%u running, %u stopping, "
-	    "%u waiting, %u exited%s", jobs_state_count[PROTO_RUNNING],
+	    "%u restarting, %u waiting, %u exited%s",
+	    jobs_state_count[PROTO_RUNNING],
 	    jobs_state_count[PROTO_STOPPING_STATE],
+	    jobs_state_count[PROTO_RESTARTING],
 	    jobs_state_count[PROTO_WAITING], jobs_state_count[PROTO_EXITED],
 	    procd_stopping ? " (stopping)" : "");
 	if (notify_send(buf) == -1)

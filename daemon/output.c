@@ -293,19 +293,30 @@ output_read(int fd, short events, void *arg)
 	}
 }
 
-static void
-output_grace_passed(int fd, short events, void *arg)
+/*
+ * Reads what the pipes hold now and closes them: at the end of the grace
+ * period, and before a restart gives the job new pipes.
+ */
+void
+output_drain(struct job *job)
 {
-	struct job	*job = arg;
-	int		 i;
+	int	i;
 
-	log_debug("job %lld (%s): output still open %d s after exit; "
-	    "closing it", job->id, job->name, OUTPUT_GRACE_SEC);
 	for (i = 0; i < 2; i++) {
 		if (job->out_fd[i] != -1)
 			output_read(job->out_fd[i], EV_READ, job);
 		output_close_stream(job, i);
 	}
+}
+
+static void
+output_grace_passed(int fd, short events, void *arg)
+{
+	struct job	*job = arg;
+
+	log_debug("job %lld (%s): output still open %d s after exit; "
+	    "closing it", job->id, job->name, OUTPUT_GRACE_SEC);
+	output_drain(job);
 }
 
 /* The worker was reaped: what is left in the pipes gets a grace period. */

@@ -348,6 +348,10 @@ main(int argc, char **argv)
 	if ((path = proto_socket_path(procd_config.socket_path)) == NULL)
 		fatal("socket path");
 	reap_init();
+	restart_init();
+	ready_init();
+	/* A dead predecessor's jobs are stopped before anyone is served. */
+	cgroup_init(path);
 	for (i = 0; i < 3; i++) {
 		sigs[i] = evsignal_new(procd_base, signos[i], procd_signal,
 		    NULL);
@@ -371,6 +375,9 @@ main(int argc, char **argv)
 	event_free(procd_done_event);
 	event_free(procd_flush_timer);
 	notify_free();
+	cgroup_free();
+	ready_free();
+	restart_free();
 	orphan_free();
 	reap_free();
 	spawn_free();

@@ -266,14 +266,39 @@ extern const struct method_entry method_unsubscribe_entry;
 /* method-join.c */
 void		 method_join_answer(struct request *, int);
 
-/* jobstate.c: the pure state machine, unit-tested on its own. */
+/* jobstate.c: the lifecycle table and the restart policy, pure. */
 enum job_event {
-	JOB_EVENT_STOP,		/* a stop signal was sent */
+	JOB_EVENT_STOP,		/* a stop was asked for, or a restart cancelled */
 	JOB_EVENT_EXIT,		/* the process was reaped */
+	JOB_EVENT_EMPTY,	/* a tree job's cgroup emptied after the exit */
+	JOB_EVENT_SPAWNED,	/* a restart's process runs */
+	JOB_EVENT_EXEC_FAILED,	/* a restart's program could not be run */
 	JOB_EVENT_CHILD,	/* a child job finished */
 };
+/* Conditions a rule may require or exclude. */
+#define JOBSTATE_CHILDREN	0x1	/* some child job is unfinished */
+#define JOBSTATE_RESTART	0x2	/* the policy restarts this exit */
+#define JOBSTATE_LEFTOVERS	0x4	/* the tree still has processes */
+struct jobstate_rule {
+	enum proto_state	 from;
+	enum job_event		 event;
+	int			 when;
+	int			 unless;
+	enum proto_state	 to;
+	const char		*emit;
+};
+#define JOB_RESTART_NO		0
+#define JOB_RESTART_ON_FAILURE	1
+#define JOB_RESTART_ALWAYS	2
+#define JOBSTATE_STEADY		10.0	/* seconds of run that reset the delay */
+const struct jobstate_rule *jobstate_find(enum proto_state, enum job_event,
+		     int);
 enum proto_state jobstate_next(enum proto_state, enum job_event, int);
 int		 jobstate_alive(enum proto_state);
+int		 jobstate_policy_parse(const char *);
+const char	*jobstate_policy_name(int);
+int		 jobstate_restart_wanted(int, int, int, long long, long long);
+double		 jobstate_restart_delay(double *, double, double, double);
 
 /* logbuf.c */
 #define LOG_STDOUT	0
@@ -316,6 +341,7 @@ void		 output_notify(struct request *, int, const char *, size_t,
 		     int);
 void		 output_check_done(struct job *);
 void		 output_reaped(struct job *);
+void		 output_drain(struct job *);
 void		 output_free(struct job *);
 
 /* logreply.c: the records logs sends at once, built over turns */
@@ -353,11 +379,46 @@ struct job {
 	int			 flags;
 #define JOB_REAPED	0x1	/* pid is gone: never signal it again */
 #define JOB_KILLED	0x2	/* SIGKILL sent */
+#define JOB_STOP_ASKED	0x4	/* a stop was asked for: no restart */
+#define JOB_EXITED_ONCE	0x8	/* exitcode, exited_at, usage are set */
 
 	struct timespec		 started_at;
+	struct timespec		 started_mono;	/* how long it ran */
 	struct timespec		 exited_at;
 	struct rusage		 usage;
 	struct event		*kill_timer;
+	char			*error_text;	/* as JSON, or NULL */
+
+	/* What a restart needs to spawn the process again. */
+	json_t			*env;
+	struct user_creds	 creds;		/* owned */
+
+	/* restart.c */
+	int			 restart_policy;	/* JOB_RESTART_* */
+	double			 restart_delay;
+	double			 restart_max_delay;
+	double			 restart_next_delay;
+	long long		 restart_limit;		/* -1: none */
+	long long		 restarts;
+	struct timespec		 restart_at;		/* while restarting */
+	struct event		*restart_timer;
+	int			 restart_due;		/* on the due queue */
+	TAILQ_ENTRY(job)	 restart_entry;
+
+	/* ready.c */
+	int			 notify;
+	int			 ready;
+	char			*status_text;	/* as JSON, or NULL */
+	struct requests		 ready_waiters;	/* start with wait_ready */
+
+	/* cgroup.c: kill_mode tree */
+	int			 tree;
+	int			 cg_fd;		/* its folder; -1: none */
+	int			 cg_wd;		/* inotify watch; -1: none */
+	int			 cg_waiting;	/* reaped, waiting for empty */
+	unsigned long long	 cg_user_base;	/* cpu.stat at the start */
+	unsigned long long	 cg_system_base;
+	UT_hash_handle		 hh_cg;
 
 	long long		 parent_id;	/* 0: none */
 	struct job		*parent;	/* NULL once the parent is closed */
@@ -390,7 +451,7 @@ struct job	*job_find_name(const char *);
 struct job	*job_find_pid(pid_t);
 struct job	*job_lookup(const json_t *);
 struct job	*job_create(json_t *, const char *, const char *,
-		     const struct user_creds *, int, double, struct job *);
+		     struct user_creds *, int, double, struct job *);
 long long	 job_last_id(void);
 void		 job_started(struct job *, pid_t);
 void		 job_discard(struct job *);
@@ -399,6 +460,11 @@ void		 job_stop_tree(struct job *, int);
 void		 job_stop_all(int);
 int		 job_signal(struct job *, int, int);
 void		 job_reaped(struct job *, int, const struct rusage *);
+void		 job_tree_empty(struct job *);
+void		 job_respawned(struct job *, pid_t);
+void		 job_respawn_failed(struct job *, const char *);
+void		 job_changed(struct job *);
+char		*job_quote(const char *);
 void		 job_close(struct job *);
 const char	*job_text(struct job *, size_t *);
 u_int		 job_alive_count(void);
@@ -406,6 +472,7 @@ u_int		 job_alive_count(void);
 /* spawn-child.c: between clone and exec; see the file for its rules */
 enum spawn_step {
 	SPAWN_STEP_SIGNALS,
+	SPAWN_STEP_CGROUP,
 	SPAWN_STEP_SETSID,
 	SPAWN_STEP_FDS,
 	SPAWN_STEP_GROUPS,
@@ -424,6 +491,8 @@ struct spawn_child {
 	int		 stdout_fd;	/* -1: procd's own */
 	int		 stderr_fd;	/* -1: procd's own */
 	const struct user_creds *creds;	/* NULL: procd's own */
+	int		 cgroup_fd;	/* -1: procd's own cgroup */
+	int		 cgroup_procs;	/* set by spawn_child_run */
 	int		 report;	/* set by spawn_child_run */
 	pid_t		 parent;	/* set by spawn_child_run */
 };
@@ -437,6 +506,31 @@ void		 spawn_init(void);
 void		 spawn_free(void);
 pid_t		 spawn_job(struct job *, const json_t *,
 		     const struct user_creds *, char **, json_t **);
+
+/* restart.c: restart schedules, and restarts spawned a turn at a time */
+void		 restart_init(void);
+void		 restart_free(void);
+void		 restart_schedule(struct job *, double);
+void		 restart_cancel(struct job *);
+
+/* ready.c: the socket notify jobs report readiness to */
+void		 ready_init(void);
+void		 ready_free(void);
+const char	*ready_socket_env(void);
+enum method_return ready_wait(struct request *, struct job *, double);
+void		 ready_exited(struct job *);
+
+/* cgroup.c: kill_mode tree */
+void		 cgroup_init(const char *);
+void		 cgroup_free(void);
+int		 cgroup_available(const char **);
+int		 cgroup_job_create(struct job *);
+void		 cgroup_job_started(struct job *);
+int		 cgroup_signal(struct job *, int);
+int		 cgroup_populated(struct job *);
+void		 cgroup_usage(struct job *);
+void		 cgroup_job_remove(struct job *);
+struct job	*cgroup_find_pid(pid_t);
 
 /* reap.c */
 void		 reap_init(void);

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include <linux/close_range.h>
+#include <linux/sched.h>
 
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/asan_interface.h>
@@ -68,6 +69,7 @@ static void	*spawn_child_stack;
 
 static const char *const spawn_child_steps[] = {
 	[SPAWN_STEP_SIGNALS] = "signals",
+	[SPAWN_STEP_CGROUP] = "cgroup",
 	[SPAWN_STEP_SETSID] = "setsid",
 	[SPAWN_STEP_FDS] = "fds",
 	[SPAWN_STEP_GROUPS] = "setgroups",
@@ -180,6 +182,9 @@ spawn_child_main(void *arg)
 
 	if (spawn_child_signals() == -1)
 		spawn_child_fail(sc, SPAWN_STEP_SIGNALS);
+	/* Without clone3: into the job's cgroup before anything runs. */
+	if (sc->cgroup_procs != -1 && write(sc->cgroup_procs, "0", 1) != 1)
+		spawn_child_fail(sc, SPAWN_STEP_CGROUP);
 	if (setsid() == -1)
 		spawn_child_fail(sc, SPAWN_STEP_SETSID);
 	if (spawn_child_stdio(sc) == -1)
@@ -241,6 +246,68 @@ spawn_child_result(int fd, int *step)
 }
 
 /*
+ * A tree job's child, made in its cgroup from birth (Linux 5.7+). It is
+ * a copy of procd, not a thread of its memory: clone3 with CLONE_VM would
+ * need a stack switch no system call wrapper can make. CLONE_VFORK still
+ * holds procd until it has exec'd. Returns -1 with errno ENOSYS where
+ * clone3 or CLONE_INTO_CGROUP is missing.
+ */
+static pid_t
+spawn_child_clone3(struct spawn_child *sc)
+{
+#if defined(SYS_clone3) && defined(CLONE_INTO_CGROUP)
+	struct clone_args	args;
+	long			pid;
+
+	memset(&args, 0, sizeof args);
+	args.flags = CLONE_VFORK | CLONE_INTO_CGROUP;
+	args.exit_signal = SIGCHLD;
+	args.cgroup = (unsigned)sc->cgroup_fd;
+	pid = syscall(SYS_clone3, &args, sizeof args);
+	if (pid == 0) {
+		spawn_child_main(sc);
+		_exit(127);
+	}
+	return ((pid_t)pid);
+#else
+	errno = ENOSYS;
+	return (-1);
+#endif
+}
+
+/*
+ * Makes the child: clone3 into a tree job's cgroup where it can, else a
+ * clone that shares procd's memory, which for a tree job first writes
+ * itself into the cgroup's cgroup.procs.
+ */
+static pid_t
+spawn_child_clone(struct spawn_child *sc)
+{
+	pid_t	pid;
+
+	sc->cgroup_procs = -1;
+	if (sc->cgroup_fd != -1) {
+		pid = spawn_child_clone3(sc);
+		if (pid != -1 || (errno != ENOSYS && errno != EINVAL &&
+		    errno != E2BIG && errno != EPERM))
+			return (pid);
+		sc->cgroup_procs = openat(sc->cgroup_fd, "cgroup.procs",
+		    O_WRONLY | O_CLOEXEC);
+		if (sc->cgroup_procs == -1)
+			return (-1);
+	}
+	pid = clone(spawn_child_main, (char *)spawn_child_stack +
+	    SPAWN_CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, sc);
+	if (sc->cgroup_procs != -1) {
+		int	error = errno;
+
+		close(sc->cgroup_procs);
+		errno = error;
+	}
+	return (pid);
+}
+
+/*
  * Starts the child described by sc (its report field is set here).
  * Returns the worker's pid once it has exec'd, or -1 with errno and *step
  * saying what failed; a child that failed has been reaped.
@@ -264,8 +331,7 @@ spawn_child_run(struct spawn_child *sc, int *step)
 	/* No handler of procd's may run in the child. */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
-	pid = clone(spawn_child_main, (char *)spawn_child_stack +
-	    SPAWN_CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, sc);
+	pid = spawn_child_clone(sc);
 	error = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(rp[1]);

@@ -117,14 +117,15 @@ spawn_user_env(const struct user *owner, const json_t *env, char **envp,
  * string values. Only the strings built here go into *owned.
  */
 static char **
-spawn_env(const json_t *env, const struct user *owner, char ***owned)
+spawn_env(const json_t *env, const struct user *owner, const char *notify,
+    char ***owned)
 {
 	const char	*key, *eq;
 	json_t		*value;
 	char		**envp, **own;
 	size_t		  i, n = 0, o = 0, extra;
 
-	extra = json_object_size(env) + 4;
+	extra = json_object_size(env) + 5;
 	envp = xcalloc(spawn_base_count + extra + 1, sizeof *envp);
 	own = xcalloc(extra + 1, sizeof *own);
 	for (i = 0; i < spawn_base_count; i++) {
@@ -141,6 +142,10 @@ spawn_env(const json_t *env, const struct user *owner, char ***owned)
 		o = spawn_user_env(owner, env, envp + n, own);
 		n += o;
 	}
+	/* Before env, which may still set it. */
+	if (notify != NULL && (env == NULL ||
+	    json_object_get(env, "NOTIFY_SOCKET") == NULL))
+		envp[n++] = (char *)notify;
 	json_object_foreach((json_t *)env, key, value) {
 		if (!json_is_string(value))
 			continue;
@@ -239,7 +244,7 @@ spawn_job(struct job *job, const json_t *env, const struct user_creds *cr,
 	argv0 = argv[0];
 	/* A root procd's workers get their owner's variables. */
 	envp = spawn_env(env, user_procd_is_root() ? job->owner : NULL,
-	    &owned);
+	    job->notify ? ready_socket_env() : NULL, &owned);
 	if (strchr(argv0, '/') != NULL)
 		path = xstrdup(argv0);
 	else if ((path = spawn_search(argv0, envp, job->cwd)) == NULL) {
@@ -256,6 +261,11 @@ spawn_job(struct job *job, const json_t *env, const struct user_creds *cr,
 	sc.envp = envp;
 	sc.cwd = job->cwd;
 	sc.creds = cr;
+	sc.cgroup_fd = -1;
+	if (job->tree) {
+		sc.cgroup_fd = job->cg_fd;
+		cgroup_job_started(job);
+	}
 	sc.stdin_fd = spawn_devnull;
 	sc.stdout_fd = sc.stderr_fd = -1;
 	if (job->out_mode == OUTPUT_CAPTURE) {

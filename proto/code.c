@@ -31,7 +31,7 @@ static const struct {
 };
 
 static const char *const proto_state_names[PROTO_NSTATES] = {
-	"running", "stopping", "waiting", "exited",
+	"running", "stopping", "restarting", "waiting", "exited",
 };
 
 const char *

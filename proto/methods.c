@@ -22,6 +22,14 @@ const struct proto_param proto_params_start[] = {
 	{ "log_limit",		PROTO_P_LOG_LIMIT,	0 },
 	{ "user",		PROTO_P_ACCOUNT,	0 },
 	{ "group",		PROTO_P_ACCOUNT,	0 },
+	{ "restart",		PROTO_P_STRING,		0 },
+	{ "restart_delay",	PROTO_P_SECONDS,	0 },
+	{ "restart_max_delay",	PROTO_P_SECONDS,	0 },
+	{ "restart_limit",	PROTO_P_UINT,		0 },
+	{ "notify",		PROTO_P_BOOL,		0 },
+	{ "wait_ready",		PROTO_P_BOOL,		0 },
+	{ "ready_timeout",	PROTO_P_SECONDS,	0 },
+	{ "kill_mode",		PROTO_P_STRING,		0 },
 	{ NULL,			0,			0 }
 };
 

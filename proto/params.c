@@ -65,7 +65,7 @@ proto_states_mask(const json_t *v, char **cause)
 		if (!json_is_string(s) ||
 		    (state = proto_state_parse(json_string_value(s))) == -1) {
 			params_fail(cause, "state", "must be running, stopping, "
-			    "waiting or exited");
+			    "restarting, waiting or exited");
 			return (-1);
 		}
 		mask |= 1 << state;
@@ -159,8 +159,8 @@ params_check_one(const json_t *v, enum proto_ptype type)
 		    "digits and not job-<digits>");
 	case PROTO_P_STATES:
 		return (proto_states_mask(v, NULL) != -1 ? NULL :
-		    "must be running, stopping, waiting or exited, or an "
-		    "array of them");
+		    "must be running, stopping, restarting, waiting or "
+		    "exited, or an array of them");
 	case PROTO_P_SIGNAL:
 		return (proto_signal_parse(v) != -1 ? NULL :
 		    "must be a signal number from 1 to 64 or a signal name");

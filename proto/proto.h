@@ -27,6 +27,8 @@
 #define PROTO_MAX_LOG_LIMIT	(1024LL * 1024 * 1024)	/* a job's log_limit */
 /* Largest timeout or stop_timeout accepted, in seconds (about 31 years). */
 #define PROTO_MAX_SECONDS	1e9
+#define PROTO_RESTART_DELAY	1.0	/* restart_delay, seconds */
+#define PROTO_RESTART_MAX_DELAY	60.0	/* restart_max_delay */
 
 /* Error codes. */
 #define PROTO_PARSE_ERROR	-32700
@@ -47,10 +49,11 @@
 enum proto_state {
 	PROTO_RUNNING,
 	PROTO_STOPPING_STATE,
+	PROTO_RESTARTING,
 	PROTO_WAITING,
 	PROTO_EXITED,
 };
-#define PROTO_NSTATES		4
+#define PROTO_NSTATES		5
 
 /* code.c */
 const char	*proto_code_message(int);
@@ -202,6 +205,13 @@ ssize_t		 proto_base64_decode(const char *, size_t, void *);
 #define PROTO_F_EXITED_AT	"exited_at"
 #define PROTO_F_USAGE		"usage"
 #define PROTO_F_TIMED_OUT	"timed_out"
+#define PROTO_F_RESTART		"restart"
+#define PROTO_F_RESTARTS	"restarts"
+#define PROTO_F_RESTART_AT	"restart_at"
+#define PROTO_F_ERROR		"error"
+#define PROTO_F_READY		"ready"
+#define PROTO_F_STATUS_TEXT	"status_text"
+#define PROTO_F_KILL_MODE	"kill_mode"
 
 /*
  * The exit status procctl gives for a job object: its exitcode, 128+N for

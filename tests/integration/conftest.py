@@ -286,11 +286,13 @@ import re as _lc_re
 import sys as _lc_sys
 
 LC_PY = _lc_sys.executable or "/usr/bin/python3"
-LC_STATES = ("running", "stopping", "waiting", "exited")
+LC_STATES = ("running", "stopping", "restarting", "waiting", "exited")
 LC_TIME_RE = _lc_re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 LC_JOB_FIELDS = ("id", "name", "argv", "cwd", "pid", "ppid", "parent",
                  "children", "daemon", "state", "exitcode", "uid", "gid",
-                 "user", "started_at", "exited_at", "usage")
+                 "user", "started_at", "exited_at", "usage", "restart",
+                 "restarts", "restart_at", "error", "ready", "status_text",
+                 "kill_mode")
 
 
 def lc_err(conn, method, params=None, timeout=10.0):
@@ -448,7 +450,19 @@ def lc_check_job(j, procd_pid=None):
     assert j["exitcode"] is None or type(j["exitcode"]) is int, j
     assert type(j["uid"]) is int, j
     assert isinstance(j["started_at"], str) and LC_TIME_RE.match(j["started_at"]), j
-    if j["state"] in ("running", "stopping"):
+    assert j["restart"] in ("no", "on-failure", "always"), j
+    assert type(j["restarts"]) is int and j["restarts"] >= 0, j
+    if j["state"] == "restarting":
+        assert isinstance(j["restart_at"], str) and LC_TIME_RE.match(j["restart_at"]), j
+    else:
+        assert j["restart_at"] is None, j
+    assert j["error"] is None or isinstance(j["error"], str), j
+    assert j["ready"] is None or type(j["ready"]) is bool, j
+    assert j["status_text"] is None or isinstance(j["status_text"], str), j
+    assert j["kill_mode"] in ("group", "tree"), j
+    # A tree job stops what its process left: stopping, exitcode set.
+    if j["state"] == "running" or (j["state"] == "stopping" and
+                                   j["exitcode"] is None):
         assert j["exitcode"] is None, j
         assert j["exited_at"] is None, j
         assert j["usage"] is None, j

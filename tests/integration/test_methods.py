@@ -583,7 +583,8 @@ def test_info(procd, conn, tmp_path):
     conn.call("signal", {"job": par["id"], "signal": "KILL"})
     lc_wait_state(conn, par["id"], "waiting")
     jobs = conn.call("info")["jobs"]
-    assert jobs == {"running": 2, "stopping": 1, "waiting": 1, "exited": 2}, jobs
+    assert jobs == {"running": 2, "stopping": 1, "restarting": 0,
+                    "waiting": 1, "exited": 2}, jobs
     conn.call("close", {"job": ex["id"]})
     assert conn.call("info")["jobs"]["exited"] == 1
     for j in (stop, kid, run):

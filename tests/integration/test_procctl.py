@@ -453,7 +453,8 @@ def test_info(procd):
     assert i["pid"] == procd.pid
     assert i["socket"] == procd.sock
     assert isinstance(i["version"], str) and i["version"]
-    assert set(i["jobs"]) == {"running", "stopping", "waiting", "exited"}
+    assert set(i["jobs"]) == {"running", "stopping", "restarting", "waiting",
+                              "exited"}
     r = ok(procd, "info")
     assert str(procd.pid) in r.stdout, show(r)
 

@@ -166,7 +166,8 @@ def test_stuck_notify_reader_does_not_stop_procd(tmp_path, srv_spawn, notify):
     keep = c.call("start", {"argv": SLEEP}, timeout=5)
     assert c.call("info", timeout=5)["jobs"]["running"] == 1
     notify.wait_for(lambda l: l.startswith("STATUS=1 running, 0 stopping, "
-                                           "0 waiting, 0 exited"), timeout=5)
+                                           "0 restarting, 0 waiting, "
+                                           "0 exited"), timeout=5)
     c.call("kill", {"job": keep["id"]})
     c.close()
     p.proc.send_signal(signal.SIGTERM)

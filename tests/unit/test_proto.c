@@ -1151,8 +1151,9 @@ test_states_mask(void **state)
 	assert_int_equal(mask("[\"running\",\"waiting\"]", 1),
 	    1 << PROTO_RUNNING | 1 << PROTO_WAITING);
 	assert_int_equal(mask("[\"exited\",\"exited\"]", 1), 1 << PROTO_EXITED);
-	assert_int_equal(mask("[\"running\",\"stopping\",\"waiting\","
-	    "\"exited\"]", 1), 0xf);
+	assert_int_equal(mask("\"restarting\"", 1), 1 << PROTO_RESTARTING);
+	assert_int_equal(mask("[\"running\",\"stopping\",\"restarting\","
+	    "\"waiting\",\"exited\"]", 1), 0x1f);
 	assert_int_equal(mask("[]", 1), 0);
 	assert_int_equal(mask("\"bogus\"", 1), -1);
 	assert_int_equal(mask("\"Running\"", 1), -1);
@@ -1532,6 +1533,8 @@ test_state_names(void **state)
 	assert_string_equal(proto_state_name(PROTO_RUNNING), "running");
 	assert_string_equal(proto_state_name(PROTO_STOPPING_STATE),
 	    "stopping");
+	assert_string_equal(proto_state_name(PROTO_RESTARTING),
+	    "restarting");
 	assert_string_equal(proto_state_name(PROTO_WAITING), "waiting");
 	assert_string_equal(proto_state_name(PROTO_EXITED), "exited");
 	assert_string_equal(proto_state_name(PROTO_NSTATES), "unknown");
