@@ -350,8 +350,6 @@ main(int argc, char **argv)
 	reap_init();
 	restart_init();
 	ready_init();
-	/* A dead predecessor's jobs are stopped before anyone is served. */
-	cgroup_init(path);
 	for (i = 0; i < 3; i++) {
 		sigs[i] = evsignal_new(procd_base, signos[i], procd_signal,
 		    NULL);
@@ -361,6 +359,11 @@ main(int argc, char **argv)
 	procd_flush_timer = evtimer_new(procd_base, procd_flush, NULL);
 	listen_init(path,
 	    proto_socket_path_chosen(procd_config.socket_path));
+	/*
+	 * Once no live procd holds the socket: what a dead one left in its
+	 * cgroups is stopped before anyone is served.
+	 */
+	cgroup_init(path);
 	free(path);
 	notify_init();
 	notify_ready();

@@ -137,6 +137,27 @@ esac
 expect 1 close nosuchjob
 expect 0 call info
 
+# Supervision: restarts up to a limit, readiness, a whole-tree job.
+expect 0 call start '{"argv":["sh","-c","exit 3"],"name":"again",
+    "restart":"on-failure","restart_delay":0.1,"restart_limit":2}'
+expect 3 join again
+expect 0 --json status again
+[ "$(field "$tmp/out" restarts)" = 2 ] ||
+    fail "restart_limit 2 not honoured: $(cat "$tmp/out")"
+expect 0 call start '{"argv":["sh","-c","systemd-notify --ready; sleep 60"],
+    "name":"ready","notify":true,"wait_ready":true,"ready_timeout":30}'
+expect 0 kill ready
+expect 137 join ready
+if ctl call info | grep -q '"cgroups": *true'; then
+	expect 0 call start '{"argv":["sh","-c","(setsid sleep 60 &); sleep 60"],
+	    "name":"tree","kill_mode":"tree"}'
+	expect 0 terminate tree
+	expect 143 join tree
+	expect 0 close tree
+fi
+expect 0 close again
+expect 0 close ready
+
 # Jobs left running for the shutdown: one that ignores SIGTERM (SIGKILL
 # after its stop_timeout) and one that does not.
 expect 0 start --name keep -- sleep 60

@@ -923,3 +923,42 @@ def proc_start_time(pid):
             return int(f.read().rsplit(")", 1)[1].split()[19])
     except (FileNotFoundError, ProcessLookupError):
         return None
+
+
+# --- cgroups: a procd killed by a test leaves its empty subtree behind ---
+def _cg_mount():
+    """The cgroup2 mount point, or None."""
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                left, _, right = line.partition(" - ")
+                if right.split()[:1] == ["cgroup2"]:
+                    return left.split()[4]
+    except OSError:
+        pass
+    return None
+
+
+def _cg_subtrees(mount):
+    try:
+        return {e for e in os.listdir(mount) if e.startswith("procd-")}
+    except OSError:
+        return set()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cg_remove_test_subtrees():
+    """Removes the procd-HASH cgroup folders this session's procds made
+    and left empty (a killed procd cannot remove its own)."""
+    mount = _cg_mount()
+    before = _cg_subtrees(mount) if mount else set()
+    yield
+    if not mount:
+        return
+    for name in _cg_subtrees(mount) - before:
+        top = os.path.join(mount, name)
+        for sub, dirs, _ in os.walk(top, topdown=False):
+            try:
+                os.rmdir(sub)
+            except OSError:
+                pass
