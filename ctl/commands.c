@@ -29,6 +29,7 @@ struct commands_follow {
 	struct procctl	*ctl;
 	json_int_t	 request;	/* id of the logs request */
 	int		 bad;		/* undecodable records were skipped */
+	int		 stops;		/* interrupts acted on (run) */
 
 	int		 have_seq;
 	json_int_t	 seq;		/* newest event seen */
@@ -88,6 +89,69 @@ commands_set_flag(json_t *params, const char *key, int flag)
 		json_object_set_new(params, key, json_true());
 }
 
+/* Sets key to a copy of v, if the option was given. */
+static void
+commands_set_value(json_t *params, const char *key, json_t *v)
+{
+	if (v != NULL)
+		json_object_set(params, key, v);
+}
+
+static void
+commands_set_word(json_t *params, const char *key, const char *word)
+{
+	if (word != NULL)
+		json_object_set_new(params, key, json_string(word));
+}
+
+/*
+ * The rules between the supervision options, which procd would refuse
+ * too: caught here they are usage errors, before anything starts.
+ * restart_max_delay is compared with restart_delay's default when only
+ * it is given, as procd does.
+ */
+static int
+commands_supervise_check(struct procctl *ctl)
+{
+	struct procctl_args	*args = &ctl->args;
+	double			 delay = PROTO_RESTART_DELAY;
+
+	if (args->wait_ready && !args->notify) {
+		procctl_usage_error(ctl, "--wait-ready needs --notify");
+		return (-1);
+	}
+	if (args->ready_timeout != NULL && !args->wait_ready) {
+		procctl_usage_error(ctl, "--ready-timeout needs --wait-ready");
+		return (-1);
+	}
+	if (args->restart_delay != NULL)
+		delay = json_number_value(args->restart_delay);
+	if (args->restart_max_delay != NULL &&
+	    json_number_value(args->restart_max_delay) < delay) {
+		procctl_usage_error(ctl, "--restart-max-delay: less than the "
+		    "restart delay (%g s)", delay);
+		return (-1);
+	}
+	return (0);
+}
+
+/* The params of protocol sections 10-12: restarts, readiness, kill mode. */
+static void
+commands_set_supervise(json_t *params, const struct procctl_args *args)
+{
+	commands_set_word(params, "restart", args->restart);
+	commands_set_value(params, "restart_delay", args->restart_delay);
+	commands_set_value(params, "restart_max_delay",
+	    args->restart_max_delay);
+	if (args->restart_limit >= 0)
+		json_object_set_new(params, "restart_limit",
+		    json_integer(args->restart_limit));
+	commands_set_flag(params, "notify", args->notify);
+	commands_set_flag(params, "wait_ready", args->wait_ready);
+	commands_set_value(params, "ready_timeout", args->ready_timeout);
+	commands_set_word(params, "kill_mode", args->kill_mode);
+}
+
 /*
  * The job's working folder: --cwd (a relative one is taken from here) or
  * procctl's own. *out stays NULL when there is no folder to send.
@@ -132,6 +196,10 @@ commands_spawn_params(struct procctl *ctl, int *status)
 	char			*cwd;
 	int			 i;
 
+	if (commands_supervise_check(ctl) == -1) {
+		*status = PROCCTL_EXIT_USAGE;
+		return (NULL);
+	}
 	params = json_object();
 	argv = json_array();
 	json_object_set_new(params, "argv", argv);
@@ -151,6 +219,7 @@ commands_spawn_params(struct procctl *ctl, int *status)
 		json_object_set(params, "stop_timeout", args->stop_timeout);
 	commands_set_account(params, "user", args->user);
 	commands_set_account(params, "group", args->as_group);
+	commands_set_supervise(params, args);
 
 	if (commands_cwd(args->cwd, &cwd) == -1) {
 		json_decref(params);
@@ -576,14 +645,14 @@ commands_run_stop(struct procctl *ctl, json_t *id, int n)
 
 /* Waits for the response to request, acting on interrupts meanwhile. */
 static int
-commands_run_wait(struct procctl *ctl, json_t *id, json_int_t request,
-    json_t **reply)
+commands_run_wait(struct procctl *ctl, struct commands_follow *f, json_t *id,
+    json_int_t request, json_t **reply)
 {
-	int	handled = 0, r;
+	int	r;
 
 	for (;;) {
-		while (handled < ctl->interrupts)
-			commands_run_stop(ctl, id, ++handled);
+		while (f->stops < ctl->interrupts)
+			commands_run_stop(ctl, id, ++f->stops);
 		if ((r = conn_wait(ctl->conn, request, reply)) == 1)
 			return (0);
 		if (r == -1) {
@@ -602,7 +671,7 @@ commands_run_follow(struct procctl *ctl, struct commands_follow *f,
 	json_t	*reply, *result;
 	int	 code, status;
 
-	if (commands_run_wait(ctl, id, f->request, &reply) == -1)
+	if (commands_run_wait(ctl, f, id, f->request, &reply) == -1)
 		return (PROCCTL_EXIT_ERROR);
 	if ((result = procctl_reply_result(reply, &code)) == NULL) {
 		procctl_reply_warn(reply);
@@ -619,49 +688,139 @@ commands_run_follow(struct procctl *ctl, struct commands_follow *f,
 }
 
 /*
+ * The id of the job a pending start made, asked by its name; NULL when
+ * start has answered meanwhile or the question failed. procd answers a
+ * connection's requests in order unless it parks one (start with
+ * wait_ready), so a status answer that comes before start's means start
+ * was parked and the job of that name is the one it made, not another
+ * one holding the name, which start would have refused at once.
+ */
+static json_t *
+commands_run_probe(struct procctl *ctl, json_t *name, json_int_t start)
+{
+	json_t		*params, *reply, *result, *id = NULL;
+	json_int_t	 probe;
+	int		 code, r;
+
+	params = json_object();
+	json_object_set(params, "job", name);
+	if ((probe = conn_send(ctl->conn, "status", params)) == -1)
+		return (NULL);
+	while ((r = conn_wait(ctl->conn, probe, &reply)) == 0)
+		ctl->interrupts++;
+	if (r == -1)
+		return (NULL);
+	if (!conn_stashed(ctl->conn, start) &&
+	    (result = procctl_reply_result(reply, &code)) != NULL &&
+	    json_is_integer(id = json_object_get(result, PROTO_F_ID)))
+		json_incref(id);
+	else
+		id = NULL;
+	json_decref(reply);
+	return (id);
+}
+
+/*
+ * Waits for the answer to start, which comes only once the job is ready
+ * with --wait-ready. An interrupt meanwhile stops the job as it would
+ * later, once its id is known.
+ */
+static int
+commands_run_start_wait(struct procctl *ctl, struct commands_follow *f,
+    json_t *name, json_int_t request, json_t **reply)
+{
+	json_t	*id = NULL;
+	int	 r;
+
+	while ((r = conn_wait(ctl->conn, request, reply)) == 0) {
+		ctl->interrupts++;
+		if ((id = commands_run_probe(ctl, name, request)) != NULL)
+			break;
+	}
+	if (id != NULL) {
+		r = commands_run_wait(ctl, f, id, request, reply);
+		json_decref(id);
+		return (r);
+	}
+	if (r == -1) {
+		procctl_lost(ctl);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * The job of an error answer to start that leaves one behind (-32005 with
+ * --wait-ready: it exited before it was ready, or was not ready in time),
+ * or NULL.
+ */
+static json_t *
+commands_error_job(const json_t *reply)
+{
+	json_t	*error, *data;
+
+	error = json_object_get(reply, "error");
+	data = json_object_get(error, "data");
+	if (!json_is_integer(json_object_get(error, "code")) ||
+	    json_integer_value(json_object_get(error, "code")) !=
+	    PROTO_SPAWN_FAILED ||
+	    !json_is_integer(json_object_get(data, PROTO_F_ID)))
+		return (NULL);
+	return (json_incref(data));
+}
+
+/*
  * Sends start and a logs follow for the same job, by name, in one write:
  * procd takes both before it next reads the job's pipes, so no output is
  * lost however much the job writes at once. Without --name, a name is
  * made from procctl's pid. Returns the start reply, or NULL (with a
- * message) and sets *retry when that made-up name was taken.
+ * message) and sets *retry when that made-up name was taken. After an
+ * error that leaves a job behind, returns that job and sets *failed.
  */
 static json_t *
 commands_run_start(struct procctl *ctl, json_t *params, int made,
-    struct commands_follow *f, int *retry)
+    struct commands_follow *f, int *retry, int *failed)
 {
-	json_t		*reply, *result;
+	json_t		*reply, *result, *name;
 	json_int_t	 request;
-	int		 code, r;
+	int		 code;
 
-	*retry = 0;
+	*retry = *failed = 0;
+	name = json_object_get(params, "name");
 	if (procctl_connect(ctl) == -1)
 		return (NULL);
 	conn_cork(ctl->conn);
 	request = conn_send(ctl->conn, "start", json_incref(params));
 	ctl->args.follow = 1;
 	if (request == -1 || commands_logs_send(ctl, f,
-	    json_incref(json_object_get(params, "name"))) == -1 ||
-	    conn_uncork(ctl->conn) == -1) {
+	    json_incref(name)) == -1 || conn_uncork(ctl->conn) == -1) {
 		procctl_lost(ctl);
 		return (NULL);
 	}
-	while ((r = conn_wait(ctl->conn, request, &reply)) == 0)
-		ctl->interrupts++;
-	if (r == -1) {
-		procctl_lost(ctl);
+	if (commands_run_start_wait(ctl, f, name, request, &reply) == -1)
 		return (NULL);
-	}
 	if ((result = procctl_reply_result(reply, &code)) != NULL) {
 		json_incref(result);
 		json_decref(reply);
 		return (result);
 	}
+	result = commands_error_job(reply);
+	/*
+	 * A job interrupted before it was ready ends as run's interrupts
+	 * always make it end, and its status says so; no need to tell.
+	 */
+	if (result != NULL && ctl->interrupts > 0) {
+		json_decref(reply);
+		return (result);
+	}
 	if (made && code == PROTO_NAME_IN_USE)
 		*retry = 1;
-	else
+	else {
 		procctl_reply_warn(reply);
+		*failed = result != NULL;
+	}
 	json_decref(reply);
-	return (NULL);
+	return (result);
 }
 
 int
@@ -670,7 +829,7 @@ commands_run(struct procctl *ctl)
 	struct commands_follow	 f;
 	json_t			*params, *job = NULL, *id;
 	char			 name[64];
-	int			 status, made, retry = 1, attempt;
+	int			 status, made, retry = 1, attempt, failed = 0;
 
 	if ((params = commands_spawn_params(ctl, &status)) == NULL)
 		return (status);
@@ -686,7 +845,8 @@ commands_run(struct procctl *ctl)
 			json_object_set_new(params, "name", json_string(name));
 		}
 		memset(&f, 0, sizeof f);
-		job = commands_run_start(ctl, params, made, &f, &retry);
+		job = commands_run_start(ctl, params, made, &f, &retry,
+		    &failed);
 	}
 	json_decref(params);
 	if (job == NULL)
@@ -698,9 +858,13 @@ commands_run(struct procctl *ctl)
 	}
 	json_incref(id);
 	json_decref(job);
+	/*
+	 * A job that was not ready still runs its course (its output, its
+	 * restarts) as run shows it, but start failed, which the status says.
+	 */
 	status = commands_run_follow(ctl, &f, id);
 	json_decref(id);
-	return (status);
+	return (failed ? PROCCTL_EXIT_ERROR : status);
 }
 
 static void

@@ -311,6 +311,20 @@ conn_unstash(struct conn *conn, json_int_t id)
 	return (NULL);
 }
 
+/* 1 if the response to id has arrived and is kept for later. */
+int
+conn_stashed(struct conn *conn, json_int_t id)
+{
+	json_t	*msg;
+	size_t	 i;
+
+	json_array_foreach(conn->stash, i, msg) {
+		if (conn_is_reply(msg, id))
+			return (1);
+	}
+	return (0);
+}
+
 /*
  * Waits for the response to id (0: for none, only notifications). Returns
  * 1 with *reply, 0 when interrupted by a signal on sigfd, -1 when the

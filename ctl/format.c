@@ -15,15 +15,30 @@
 #include "proto.h"
 #include "procctl.h"
 
-#define FORMAT_COLUMNS	10
+#define FORMAT_COLUMNS	12
 
-/* The job fields "status" shows first, in this order; others follow. */
+/*
+ * The job fields "status" shows first, in this order; others follow.
+ * What the job is doing now comes next to its state, the exec failure
+ * next to its exit code, the restart policy with its count and schedule.
+ */
 static const char *const format_job_order[] = {
-	PROTO_F_ID, PROTO_F_NAME, PROTO_F_STATE, PROTO_F_PID, PROTO_F_PPID,
-	PROTO_F_PARENT, PROTO_F_CHILDREN, PROTO_F_DAEMON, PROTO_F_EXITCODE,
+	PROTO_F_ID, PROTO_F_NAME, PROTO_F_STATE, PROTO_F_READY,
+	PROTO_F_STATUS_TEXT, PROTO_F_PID, PROTO_F_PPID, PROTO_F_PARENT,
+	PROTO_F_CHILDREN, PROTO_F_DAEMON, PROTO_F_EXITCODE, PROTO_F_ERROR,
 	PROTO_F_ARGV, PROTO_F_CWD, PROTO_F_UID, PROTO_F_GID, PROTO_F_USER,
-	PROTO_F_STARTED_AT,
-	PROTO_F_EXITED_AT, PROTO_F_USAGE, NULL
+	PROTO_F_STARTED_AT, PROTO_F_EXITED_AT, PROTO_F_USAGE, PROTO_F_RESTART,
+	PROTO_F_RESTARTS, PROTO_F_RESTART_AT, PROTO_F_KILL_MODE, NULL
+};
+
+/*
+ * Fields "status" leaves out while they are null: they only say anything
+ * for a job with notify, an exec failure or a restart to come, and four
+ * lines of "-" for every other job would bury what matters.
+ */
+static const char *const format_job_quiet[] = {
+	PROTO_F_READY, PROTO_F_STATUS_TEXT, PROTO_F_ERROR, PROTO_F_RESTART_AT,
+	NULL
 };
 
 static const char *const format_info_order[] = {
@@ -119,16 +134,10 @@ format_parse_time(const char *s)
 	return (timegm(&tm));
 }
 
-/* How long ago s was, as "5s", "3m", "2h" or "1d"; empty if unknown. */
+/* A length of time as "5s", "3m", "2h" or "1d". */
 static void
-format_age(const char *s, char *buf, size_t len)
+format_span(time_t age, char *buf, size_t len)
 {
-	time_t	then, age;
-
-	*buf = '\0';
-	if ((then = format_parse_time(s)) == -1)
-		return;
-	age = time(NULL) - then;
 	if (age < 0)
 		age = 0;
 	if (age < 60)
@@ -139,6 +148,28 @@ format_age(const char *s, char *buf, size_t len)
 		snprintf(buf, len, "%lldh", (long long)age / 3600);
 	else
 		snprintf(buf, len, "%lldd", (long long)age / 86400);
+}
+
+/* How long ago s was, as format_span has it; empty if unknown. */
+static void
+format_age(const char *s, char *buf, size_t len)
+{
+	time_t	then;
+
+	*buf = '\0';
+	if ((then = format_parse_time(s)) != -1)
+		format_span(time(NULL) - then, buf, len);
+}
+
+/* How long until s (restart_at), the same way; empty if unknown. */
+static void
+format_until(const char *s, char *buf, size_t len)
+{
+	time_t	then;
+
+	*buf = '\0';
+	if ((then = format_parse_time(s)) != -1)
+		format_span(then - time(NULL), buf, len);
 }
 
 /* The current time as procd writes times: 2026-11-26T21:45:54.123Z. */
@@ -244,6 +275,13 @@ format_special(const char *key, const json_t *v)
 		xasprintf(&s, "%s (%s ago)", json_string_value(v), buf);
 		return (s);
 	}
+	if (strcmp(key, PROTO_F_RESTART_AT) == 0 && json_is_string(v)) {
+		format_until(json_string_value(v), buf, sizeof buf);
+		if (*buf == '\0')
+			return (NULL);
+		xasprintf(&s, "%s (in %s)", json_string_value(v), buf);
+		return (s);
+	}
 	if (strcmp(key, PROTO_F_USAGE) == 0 && json_is_object(v))
 		return (format_usage(v));
 	if (strcmp(key, "jobs") == 0 && json_is_object(v))
@@ -291,6 +329,14 @@ format_listed(const char *const *order, const char *key)
 	return (0);
 }
 
+/* Whether "key: value" is worth a line; quiet is NULL or a list. */
+static int
+format_shown(const char *const *quiet, const char *key, const json_t *v)
+{
+	return (quiet == NULL || !json_is_null(v) ||
+	    !format_listed(quiet, key));
+}
+
 static void
 format_field(const char *key, const json_t *v, int width)
 {
@@ -303,10 +349,12 @@ format_field(const char *key, const json_t *v, int width)
 
 /*
  * Prints an object as "key: value" lines, the fields in order first and
- * then any others it has, so fields procd adds later still show.
+ * then any others it has, so fields procd adds later still show; fields
+ * in quiet only when they are not null.
  */
 static void
-format_fields(const json_t *obj, const char *const *order)
+format_fields(const json_t *obj, const char *const *order,
+    const char *const *quiet)
 {
 	const char	*key;
 	json_t		*v;
@@ -318,15 +366,16 @@ format_fields(const json_t *obj, const char *const *order)
 		return;
 	}
 	json_object_foreach((json_t *)obj, key, v) {
-		if ((int)strlen(key) > width)
+		if (format_shown(quiet, key, v) && (int)strlen(key) > width)
 			width = (int)strlen(key);
 	}
 	for (i = 0; order[i] != NULL; i++) {
-		if ((v = json_object_get(obj, order[i])) != NULL)
+		if ((v = json_object_get(obj, order[i])) != NULL &&
+		    format_shown(quiet, order[i], v))
 			format_field(order[i], v, width);
 	}
 	json_object_foreach((json_t *)obj, key, v) {
-		if (!format_listed(order, key))
+		if (!format_listed(order, key) && format_shown(quiet, key, v))
 			format_field(key, v, width);
 	}
 }
@@ -334,24 +383,34 @@ format_fields(const json_t *obj, const char *const *order)
 void
 format_job(const json_t *job)
 {
-	format_fields(job, format_job_order);
+	format_fields(job, format_job_order, format_job_quiet);
 }
 
 void
 format_info(const json_t *info)
 {
-	format_fields(info, format_info_order);
+	format_fields(info, format_info_order, NULL);
 }
 
-/* "started job 3 (web) pid 1234". */
+/* "started job 3 (web) pid 1234", and ", ready" after --wait-ready. */
 void
 format_start(const json_t *job)
 {
 	char	label[128];
 
 	format_label(job, label, sizeof label);
-	printf("started %s pid %lld\n", label,
-	    format_int(job, PROTO_F_PID, -1));
+	printf("started %s pid %lld%s\n", label,
+	    format_int(job, PROTO_F_PID, -1),
+	    json_is_true(json_object_get(job, PROTO_F_READY)) ? ", ready" : "");
+}
+
+/* 1 if the job has a restart policy, which terminate and kill end. */
+static int
+format_restarts(const json_t *job)
+{
+	const char	*policy = format_str(job, PROTO_F_RESTART);
+
+	return (policy != NULL && strcmp(policy, "no") != 0);
 }
 
 /* Says how a joined job ended; returns the exit status procctl gives. */
@@ -389,9 +448,10 @@ format_stop(const json_t *job, const char *verb, int recursive)
 	if (recursive)
 		printf("%s %s and its descendants\n", verb, label);
 	else if (json_is_integer(json_object_get(job, PROTO_F_EXITCODE))) {
+		/* Restarting, say: no signal, but no restart either. */
 		format_exit(job, code, sizeof code);
-		printf("%s had already exited (%s); nothing sent\n", label,
-		    code);
+		printf("%s had already exited (%s); nothing sent%s\n", label,
+		    code, format_restarts(job) ? ", no restart follows" : "");
 	} else
 		printf("%s %s pid %lld\n", verb, label,
 		    format_int(job, PROTO_F_PID, -1));
@@ -414,52 +474,81 @@ format_signal(const json_t *job, const char *sig, int group)
 		    format_int(job, PROTO_F_PID, -1));
 }
 
-/* The cells of one list row. */
+/* A string field as a cell; empty when the job has none. */
+static char *
+format_cell_str(const json_t *job, const char *key)
+{
+	const char	*s = format_str(job, key);
+
+	return (xstrdup(s != NULL ? s : ""));
+}
+
+/* An integer field as a cell; empty when the job has none. */
+static char *
+format_cell_int(const json_t *job, const char *key)
+{
+	json_t	*v = json_object_get(job, key);
+	char	*s;
+
+	if (!json_is_integer(v))
+		return (xstrdup(""));
+	xasprintf(&s, "%lld", (long long)json_integer_value(v));
+	return (s);
+}
+
+/* READY: yes or no for a job with notify, "-" for one without (null). */
+static char *
+format_cell_ready(const json_t *job)
+{
+	json_t	*v = json_object_get(job, PROTO_F_READY);
+
+	if (!json_is_boolean(v))
+		return (xstrdup("-"));
+	return (xstrdup(json_is_true(v) ? "yes" : "no"));
+}
+
+/* The cells of one list row, in the order of format_list's header. */
 static void
 format_row(const json_t *job, char **cells)
 {
-	json_t	*v;
 	char	 buf[64];
 
-	v = json_object_get(job, PROTO_F_ID);
-	xasprintf(&cells[0], "%lld", format_int(job, PROTO_F_ID, 0));
-	if (!json_is_integer(v))
-		cells[0][0] = '\0';
-	cells[1] = xstrdup(format_str(job, PROTO_F_NAME) ?
-	    format_str(job, PROTO_F_NAME) : "");
+	cells[0] = format_cell_int(job, PROTO_F_ID);
+	cells[1] = format_cell_str(job, PROTO_F_NAME);
 	/* The owner's name, or its uid when it has none. */
 	if (format_str(job, PROTO_F_USER) != NULL)
-		cells[2] = xstrdup(format_str(job, PROTO_F_USER));
+		cells[2] = format_cell_str(job, PROTO_F_USER);
 	else
-		xasprintf(&cells[2], "%lld", format_int(job, PROTO_F_UID, 0));
-	xasprintf(&cells[3], "%lld", format_int(job, PROTO_F_PID, 0));
-	if (!json_is_integer(json_object_get(job, PROTO_F_PID)))
-		cells[3][0] = '\0';
-	cells[4] = xstrdup(format_str(job, PROTO_F_STATE) ?
-	    format_str(job, PROTO_F_STATE) : "");
+		cells[2] = format_cell_int(job, PROTO_F_UID);
+	cells[3] = format_cell_int(job, PROTO_F_PID);
+	cells[4] = format_cell_str(job, PROTO_F_STATE);
+	cells[5] = format_cell_ready(job);
 	format_exit(job, buf, sizeof buf);
-	cells[5] = xstrdup(buf);
-	xasprintf(&cells[6], "%lld", format_int(job, PROTO_F_PARENT, 0));
-	if (!json_is_integer(json_object_get(job, PROTO_F_PARENT)))
-		cells[6][0] = '\0';
-	cells[7] = xstrdup(json_is_true(json_object_get(job,
+	cells[6] = xstrdup(buf);
+	cells[7] = format_cell_int(job, PROTO_F_RESTARTS);
+	cells[8] = format_cell_int(job, PROTO_F_PARENT);
+	cells[9] = xstrdup(json_is_true(json_object_get(job,
 	    PROTO_F_DAEMON)) ? "yes" : "no");
 	format_age(format_str(job, PROTO_F_STARTED_AT), buf, sizeof buf);
-	cells[8] = xstrdup(buf);
-	cells[9] = format_words(json_object_get(job, PROTO_F_ARGV));
+	cells[10] = xstrdup(buf);
+	cells[11] = format_words(json_object_get(job, PROTO_F_ARGV));
 }
 
-/* The jobs as a ps-like table, columns as wide as their widest cell. */
+/*
+ * The jobs as a ps-like table, columns as wide as their widest cell.
+ * READY sits by STATE, whose word it qualifies; RESTARTS by EXIT, the
+ * last process's status.
+ */
 void
 format_list(const json_t *jobs)
 {
 	static const char *const header[FORMAT_COLUMNS] = {
-		"ID", "NAME", "USER", "PID", "STATE", "EXIT", "PARENT",
-		"DAEMON", "AGE", "COMMAND"
+		"ID", "NAME", "USER", "PID", "STATE", "READY", "EXIT",
+		"RESTARTS", "PARENT", "DAEMON", "AGE", "COMMAND"
 	};
 	/* Numbers line up on the right, as in ps. */
-	static const int right[FORMAT_COLUMNS] = { 1, 0, 0, 1, 0, 0, 1, 0, 1,
-	    0 };
+	static const int right[FORMAT_COLUMNS] = { 1, 0, 0, 1, 0, 0, 0, 1, 1,
+	    0, 1, 0 };
 	json_t	 *job;
 	char	**cells;
 	int	  width[FORMAT_COLUMNS], c, w;

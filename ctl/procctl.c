@@ -42,13 +42,27 @@ enum procctl_opt {
 	OPT_TAIL,
 	OPT_STDOUT,
 	OPT_STDERR,
+	OPT_RESTART,
+	OPT_RESTART_DELAY,
+	OPT_RESTART_MAX_DELAY,
+	OPT_RESTART_LIMIT,
+	OPT_NOTIFY,
+	OPT_WAIT_READY,
+	OPT_READY_TIMEOUT,
+	OPT_KILL_MODE,		/* stays last: see below */
 };
 #define OPT(o)		(1 << (o))
+/* A command's options are the bits of an int. */
+_Static_assert(OPT_KILL_MODE < 31, "too many options for an int of bits");
 /* Every subcommand takes these, so they may also follow COMMAND. */
 #define OPT_COMMON	(OPT(OPT_SOCKET) | OPT(OPT_JSON) | OPT(OPT_HELP))
 #define OPT_SPAWN	(OPT(OPT_NAME) | OPT(OPT_DAEMON) | OPT(OPT_PARENT) | \
     OPT(OPT_ENV) | OPT(OPT_UNSET) | OPT(OPT_CWD) | OPT(OPT_STOP_TIMEOUT) | \
-    OPT(OPT_AS_USER) | OPT(OPT_AS_GROUP))
+    OPT(OPT_AS_USER) | OPT(OPT_AS_GROUP) | OPT_SUPERVISE)
+/* start and run: how procd supervises the job (protocol sections 10-12). */
+#define OPT_SUPERVISE	(OPT(OPT_RESTART) | OPT(OPT_RESTART_DELAY) | \
+    OPT(OPT_RESTART_MAX_DELAY) | OPT(OPT_RESTART_LIMIT) | OPT(OPT_NOTIFY) | \
+    OPT(OPT_WAIT_READY) | OPT(OPT_READY_TIMEOUT) | OPT(OPT_KILL_MODE))
 
 struct procctl_option {
 	const char	*name;
@@ -81,12 +95,24 @@ static const struct procctl_option procctl_options[] = {
 	{ "tail",		'n',	1,	OPT_TAIL },
 	{ "stdout",		0,	0,	OPT_STDOUT },
 	{ "stderr",		0,	0,	OPT_STDERR },
+	{ "restart",		0,	1,	OPT_RESTART },
+	{ "restart-delay",	0,	1,	OPT_RESTART_DELAY },
+	{ "restart-max-delay",	0,	1,	OPT_RESTART_MAX_DELAY },
+	{ "restart-limit",	0,	1,	OPT_RESTART_LIMIT },
+	{ "notify",		0,	0,	OPT_NOTIFY },
+	{ "wait-ready",		0,	0,	OPT_WAIT_READY },
+	{ "ready-timeout",	0,	1,	OPT_READY_TIMEOUT },
+	{ "kill-mode",		0,	1,	OPT_KILL_MODE },
 };
 #define PROCCTL_NOPTIONS (sizeof procctl_options / sizeof procctl_options[0])
 
 #define SPAWN_SYNOPSIS "[--name N] [--daemon] [--parent JOB] [--cwd DIR]\n" \
     "[--env K=V]... [--unset K]... [--stop-timeout S]\n" \
-    "[--user USER] [--group GROUP]"
+    "[--user USER] [--group GROUP]\n" \
+    "[--restart POLICY] [--restart-delay S]\n" \
+    "[--restart-max-delay S] [--restart-limit N]\n" \
+    "[--notify] [--wait-ready] [--ready-timeout S]\n" \
+    "[--kill-mode MODE]"
 #define SPAWN_HELP \
     "  --daemon          stop the job when its parent job exits\n" \
     "  --parent JOB      make the job a child of JOB\n" \
@@ -97,7 +123,27 @@ static const struct procctl_option procctl_options[] = {
     "  --user USER       run as USER, a name or uid (root only, unless\n" \
     "                    USER is you)\n" \
     "  --group GROUP     run with primary group GROUP, a name or gid\n" \
-    "                    (root, or a group you have)\n"
+    "                    (root, or a group you have)\n" \
+    "  --restart POLICY  start the process again when it exits: no\n" \
+    "                    (default), on-failure (status not 0, or a\n" \
+    "                    signal) or always; never after terminate or kill\n" \
+    "  --restart-delay S\n" \
+    "                    seconds before a restart (default 1), doubled\n" \
+    "                    after each process that ran less than 10 s\n" \
+    "  --restart-max-delay S\n" \
+    "                    the most the delay grows to (default 60)\n" \
+    "  --restart-limit N\n" \
+    "                    at most N restarts (default: no limit)\n" \
+    "  --notify          give the job NOTIFY_SOCKET, to report readiness\n" \
+    "                    and status as to systemd (sd_notify)\n" \
+    "  --wait-ready      procd answers once the job has sent READY=1\n" \
+    "                    (needs --notify)\n" \
+    "  --ready-timeout S\n" \
+    "                    terminate the job if it is not ready within S\n" \
+    "                    seconds (needs --wait-ready)\n" \
+    "  --kill-mode MODE  group (default): stopping the job signals its\n" \
+    "                    process group; tree: every process it started,\n" \
+    "                    in a cgroup of its own (procctl info: cgroups)\n"
 
 static int	procctl_help_exec(struct procctl *);
 
@@ -144,7 +190,7 @@ static const struct procctl_command procctl_commands[] = {
 	{ "list", "[--state S]... [--parent JOB]",
 	  "List the jobs.\n"
 	  "  --state S         only jobs in state S (running, stopping,\n"
-	  "                    waiting, exited)\n"
+	  "                    restarting, waiting, exited)\n"
 	  "  --parent JOB      only the children of JOB\n",
 	  OPT_COMMON | OPT(OPT_STATE) | OPT(OPT_PARENT), "", 0, 0,
 	  commands_list },
@@ -454,13 +500,62 @@ procctl_env(struct procctl *ctl, int unset, const char *arg)
 	return (0);
 }
 
+/* Where the value of an option that takes seconds is kept. */
+static json_t **
+procctl_seconds_slot(struct procctl_args *args, enum procctl_opt id)
+{
+	switch (id) {
+	case OPT_TIMEOUT:
+		return (&args->timeout);
+	case OPT_RESTART_DELAY:
+		return (&args->restart_delay);
+	case OPT_RESTART_MAX_DELAY:
+		return (&args->restart_max_delay);
+	case OPT_READY_TIMEOUT:
+		return (&args->ready_timeout);
+	default:
+		return (&args->stop_timeout);
+	}
+}
+
+/*
+ * --restart and --kill-mode take one of a few words; checking them here
+ * makes a typo a usage error before anything is started.
+ */
+static int
+procctl_word(struct procctl *ctl, const struct procctl_option *o,
+    const char *value)
+{
+	static const char *const policies[] = { "no", "on-failure", "always",
+	    NULL };
+	static const char *const modes[] = { "group", "tree", NULL };
+	const char *const	*words;
+
+	words = o->id == OPT_RESTART ? policies : modes;
+	for (; *words != NULL; words++) {
+		if (strcmp(*words, value) == 0)
+			break;
+	}
+	if (*words == NULL && o->id == OPT_RESTART)
+		return (procctl_fail(ctl, "--restart: not no, on-failure or "
+		    "always: %s", value));
+	if (*words == NULL)
+		return (procctl_fail(ctl, "--kill-mode: not group or tree: %s",
+		    value));
+	if (o->id == OPT_RESTART)
+		ctl->args.restart = value;
+	else
+		ctl->args.kill_mode = value;
+	return (0);
+}
+
 /* Stores one option's value; -1 after reporting a usage error. */
 static int
 procctl_option(struct procctl *ctl, const struct procctl_option *o,
     const char *value)
 {
 	struct procctl_args	*args = &ctl->args;
-	json_t			*v;
+	json_t			*v, **slot;
 
 	switch (o->id) {
 	case OPT_SOCKET:
@@ -511,15 +606,26 @@ procctl_option(struct procctl *ctl, const struct procctl_option *o,
 		break;
 	case OPT_STOP_TIMEOUT:
 	case OPT_TIMEOUT:
+	case OPT_RESTART_DELAY:
+	case OPT_RESTART_MAX_DELAY:
+	case OPT_READY_TIMEOUT:
 		if ((v = procctl_seconds(ctl, o->name, value)) == NULL)
 			return (-1);
-		if (o->id == OPT_TIMEOUT) {
-			json_decref(args->timeout);
-			args->timeout = v;
-		} else {
-			json_decref(args->stop_timeout);
-			args->stop_timeout = v;
-		}
+		slot = procctl_seconds_slot(args, o->id);
+		json_decref(*slot);
+		*slot = v;
+		break;
+	case OPT_RESTART:
+	case OPT_KILL_MODE:
+		return (procctl_word(ctl, o, value));
+	case OPT_RESTART_LIMIT:
+		return (procctl_count(ctl, o->name, value,
+		    &args->restart_limit));
+	case OPT_NOTIFY:
+		args->notify = 1;
+		break;
+	case OPT_WAIT_READY:
+		args->wait_ready = 1;
 		break;
 	case OPT_WAIT:
 		args->wait = 1;
@@ -533,7 +639,8 @@ procctl_option(struct procctl *ctl, const struct procctl_option *o,
 	case OPT_STATE:
 		if (proto_state_parse(value) == -1)
 			return (procctl_fail(ctl, "--state: not running, "
-			    "stopping, waiting or exited: %s", value));
+			    "stopping, restarting, waiting or exited: %s",
+			    value));
 		if (args->states == NULL)
 			args->states = json_array();
 		json_array_append_new(args->states, json_string(value));
@@ -827,6 +934,7 @@ procctl_reply_warn(const json_t *reply)
 {
 	json_t		*error, *code, *message, *data, *path, *during;
 	const char	*text;
+	char		 label[128];
 
 	error = json_object_get(reply, "error");
 	code = json_object_get(error, "code");
@@ -843,6 +951,11 @@ procctl_reply_warn(const json_t *reply)
 	else
 		text = "error";
 	fprintf(stderr, "procctl: ");
+	/* A job left by a failed start --wait-ready is named, to be closed. */
+	if (json_is_integer(json_object_get(data, PROTO_F_ID))) {
+		format_label(data, label, sizeof label);
+		fprintf(stderr, "%s: ", label);
+	}
 	/* A spawn failure says what it failed to do, and on what. */
 	path = json_object_get(data, "path");
 	during = json_object_get(data, "during");
@@ -888,6 +1001,9 @@ procctl_clear(struct procctl *ctl)
 	json_decref(args->env);
 	json_decref(args->stop_timeout);
 	json_decref(args->timeout);
+	json_decref(args->restart_delay);
+	json_decref(args->restart_max_delay);
+	json_decref(args->ready_timeout);
 	json_decref(args->states);
 	free(args->operands);
 	free(ctl->socket);
@@ -930,6 +1046,7 @@ main(int argc, char **argv)
 
 	memset(&ctl, 0, sizeof ctl);
 	ctl.args.tail = -1;
+	ctl.args.restart_limit = -1;
 	ctl.sigfd = -1;
 
 	ctl.cmd = &procctl_global;

@@ -53,6 +53,14 @@ struct procctl_args {
 	json_t		*stop_timeout;
 	const char	*user;		/* start --user */
 	const char	*as_group;	/* start --group */
+	const char	*restart;	/* start --restart: a policy */
+	json_t		*restart_delay;
+	json_t		*restart_max_delay;
+	json_int_t	 restart_limit;	/* -1: no limit given */
+	int		 notify;
+	int		 wait_ready;
+	json_t		*ready_timeout;
+	const char	*kill_mode;
 	int		 wait;
 	json_t		*timeout;
 	int		 recursive;
@@ -118,6 +126,7 @@ json_int_t	 conn_send(struct conn *, const char *, json_t *);
 void		 conn_cork(struct conn *);
 int		 conn_uncork(struct conn *);
 int		 conn_wait(struct conn *, json_int_t, json_t **);
+int		 conn_stashed(struct conn *, json_int_t);
 
 /* format.c */
 void		 format_json(const json_t *);

@@ -369,6 +369,9 @@ job_exit_settled(struct job *job, enum job_event event)
 	    job->restart_limit)) {
 		restart_schedule(job, job_ran_seconds(job));
 		cond |= JOBSTATE_RESTART;
+		/* No process is ready; the next must say so again. */
+		if (job->notify)
+			job->ready = 0;
 	}
 	job_transition(job, event, cond);
 }

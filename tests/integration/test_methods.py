@@ -593,7 +593,8 @@ def test_info(procd, conn, tmp_path):
     lc_join(conn, stop["id"])
     lc_join(conn, run["id"])
     jobs = conn.call("info")["jobs"]
-    assert jobs == {"running": 0, "stopping": 0, "waiting": 0, "exited": 5}, jobs
+    assert jobs == {"running": 0, "stopping": 0, "restarting": 0, "waiting": 0,
+                    "exited": 5}, jobs
     assert lc_err(conn, "info", {"bogus": 1})["code"] == -32602
 
 

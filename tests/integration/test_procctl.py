@@ -15,7 +15,8 @@ from test_methods import read_signals, sigrec_argv
 
 COMMANDS = ["start", "join", "terminate", "kill", "signal", "close", "status",
             "list", "info", "call"]
-HEADER = ["ID", "NAME", "USER", "PID", "STATE", "EXIT", "PARENT", "DAEMON", "AGE", "COMMAND"]
+HEADER = ["ID", "NAME", "USER", "PID", "STATE", "READY", "EXIT", "RESTARTS", "PARENT",
+          "DAEMON", "AGE", "COMMAND"]
 CLOSE_RUNNING = "job is still running; join or terminate it first"
 
 ENVDUMP = r"""
