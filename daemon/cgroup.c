@@ -13,11 +13,15 @@
  * says "populated 0" after the job's process exited, the job's work has
  * ended. Stopping uses cgroup.kill for SIGKILL where the kernel has it;
  * other signals (and SIGKILL without it) go to each process while the
- * cgroup is frozen, so none can fork or exit in between.
+ * cgroup is frozen. The subtree is procd's alone: its folder must be
+ * procd's uid's, as must the cgroup procd started in, and procd holds a
+ * lock on it as long as it runs, so a second procd never cleans a live
+ * one's jobs.
  */
 
 #include "config.h"
 
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 
@@ -113,19 +117,36 @@ cgroup_dir_populated(int dirfd)
 	return (cgroup_key(buf, "populated") != 0);
 }
 
+/* The same through an open cgroup.events: no fd needed to look. */
+static int
+cgroup_events_populated(int fd)
+{
+	char	buf[256];
+	ssize_t	n;
+
+	if (lseek(fd, 0, SEEK_SET) == -1 ||
+	    (n = read(fd, buf, sizeof buf - 1)) == -1)
+		return (-1);
+	buf[n] = '\0';
+	return (cgroup_key(buf, "populated") != 0);
+}
+
 /*
  * Sends signo to every process in dirfd's cgroup: SIGKILL through
- * cgroup.kill, else to each pid while the cgroup is frozen. Returns how
- * many processes were signalled (cgroup.kill: as counted before).
+ * cgroup.kill (killfd, if open: it needs no new fd), else to each pid
+ * while the cgroup is frozen. Returns how many processes were signalled
+ * (cgroup.kill: as counted before).
  */
 static int
-cgroup_dir_signal(int dirfd, int signo)
+cgroup_dir_signal(int dirfd, int killfd, int signo)
 {
 	char	 buf[CGROUP_READ_MAX], *p, *end;
 	long	 pid;
 	int	 n = 0, fd;
 	FILE	*f;
 
+	if (signo == SIGKILL && killfd != -1 && write(killfd, "1", 1) == 1)
+		return (1);
 	if (signo == SIGKILL && cgroup_have_kill) {
 		if (cgroup_read(dirfd, "cgroup.procs", buf, sizeof buf) > 0)
 			for (p = buf; (p = strchr(p, '\n')) != NULL; p++)
@@ -148,6 +169,8 @@ cgroup_dir_signal(int dirfd, int signo)
 	return (n);
 }
 
+static void	cgroup_clean_dir(int, const char *);
+
 /* Stops what is in a folder left by a dead procd and removes it. */
 static void
 cgroup_clean_one(int parentfd, const char *name)
@@ -155,12 +178,14 @@ cgroup_clean_one(int parentfd, const char *name)
 	int	fd, n, waited;
 
 	if ((fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1)
+	    O_NOFOLLOW | O_CLOEXEC)) == -1)
 		return;
-	n = cgroup_dir_signal(fd, SIGKILL);
+	n = cgroup_dir_signal(fd, -1, SIGKILL);
 	for (waited = 0; cgroup_dir_populated(fd) == 1 &&
 	    waited < CGROUP_CLEAN_WAIT_MS; waited += 10)
 		poll(NULL, 0, 10);
+	/* Cgroups a job made below its own go first. */
+	cgroup_clean_dir(fd, name);
 	close(fd);
 	if (n > 0)
 		log_info("cgroup %s/%s: stopped %d process%s left by a "
@@ -169,24 +194,33 @@ cgroup_clean_one(int parentfd, const char *name)
 		log_warn("cgroup %s/%s: rmdir", cgroup_root, name);
 }
 
-/* Whatever a dead predecessor left in the subtree. */
+/* Cleans every folder in dirfd (path: for the log). */
 static void
-cgroup_clean(void)
+cgroup_clean_dir(int dirfd, const char *path)
 {
 	struct dirent	*de;
 	DIR		*d;
 	int		 fd;
 
-	if ((fd = dup(cgroup_root_fd)) == -1 || (d = fdopendir(fd)) == NULL) {
+	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1 || (d = fdopendir(fd)) == NULL) {
 		if (fd != -1)
 			close(fd);
+		log_warn("cgroup %s: cannot list it", path);
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_type == DT_DIR && de->d_name[0] != '.')
-			cgroup_clean_one(cgroup_root_fd, de->d_name);
+			cgroup_clean_one(dirfd, de->d_name);
 	}
 	closedir(d);
+}
+
+/* Whatever a dead predecessor left in the subtree. */
+static void
+cgroup_clean(void)
+{
+	cgroup_clean_dir(cgroup_root_fd, cgroup_root);
 }
 
 /*
@@ -226,7 +260,8 @@ cgroup_locate(char **rel)
 		/* A mount of a part of the hierarchy must hold our cgroup. */
 		if (strcmp(root, "/") == 0)
 			xasprintf(&found, "%s%s", point, own);
-		else if (strncmp(own, root, strlen(root)) == 0)
+		else if (strncmp(own, root, strlen(root)) == 0 &&
+		    (own[strlen(root)] == '/' || own[strlen(root)] == '\0'))
 			xasprintf(&found, "%s%s", point, own + strlen(root));
 	}
 	fclose(f);
@@ -271,6 +306,56 @@ cgroup_leave_service(const char *own_rel)
 		log_warn("cgroup %s/supervisor: cannot move procd", cgroup_root);
 }
 
+/*
+ * Whether path is a folder of procd's uid that no one else may write:
+ * another user who owns the cgroup procd started in could otherwise make
+ * its subtree beforehand, or move its jobs' processes out.
+ */
+static int
+cgroup_owned(const char *path, int fd)
+{
+	struct stat	sb;
+
+	if ((fd == -1 ? stat(path, &sb) : fstat(fd, &sb)) == -1)
+		return (0);
+	return (S_ISDIR(sb.st_mode) && sb.st_uid == getuid() &&
+	    (sb.st_mode & 022) == 0);
+}
+
+/* Opens, vets and locks the subtree; returns its fd or -1. */
+static int
+cgroup_open_subtree(const char *base)
+{
+	int	fd;
+
+	if (!cgroup_owned(base, -1)) {
+		cgroup_unavailable("procd's cgroup %s is not its uid's alone",
+		    base);
+		return (-1);
+	}
+	if (mkdir(cgroup_root, 0755) == -1 && errno != EEXIST) {
+		cgroup_unavailable("cannot create a cgroup below procd's: %s",
+		    strerror(errno));
+		return (-1);
+	}
+	fd = open(cgroup_root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd == -1 || !cgroup_owned(cgroup_root, fd) ||
+	    faccessat(fd, "cgroup.procs", W_OK, 0) == -1) {
+		cgroup_unavailable("cannot use %s", cgroup_root);
+		if (fd != -1)
+			close(fd);
+		return (-1);
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		cgroup_unavailable("%s is in use by another procd",
+		    cgroup_root);
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
 /* Finds and cleans procd's subtree; see procd(8), WHOLE-TREE JOBS. */
 void
 cgroup_init(const char *socket_path)
@@ -287,19 +372,9 @@ cgroup_init(const char *socket_path)
 	xasprintf(&cgroup_root, "%s/%s", base, name);
 	xasprintf(&cgroup_rel, "%s%s%s", own, strcmp(own, "/") == 0 ? "" :
 	    "/", name);
+	fd = cgroup_open_subtree(base);
 	free(base);
-	if (mkdir(cgroup_root, 0755) == -1 && errno != EEXIST) {
-		cgroup_unavailable("cannot create a cgroup below procd's: %s",
-		    strerror(errno));
-		free(own);
-		return;
-	}
-	fd = open(cgroup_root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
-	if (fd == -1 || faccessat(fd, "cgroup.procs", W_OK, 0) == -1) {
-		cgroup_unavailable("cannot use %s", cgroup_root);
-		if (fd != -1)
-			close(fd);
+	if (fd == -1) {
 		free(own);
 		return;
 	}
@@ -367,6 +442,16 @@ cgroup_job_create(struct job *job)
 		unlinkat(cgroup_root_fd, name, AT_REMOVEDIR);
 		return (-1);
 	}
+	job->cg_events = openat(job->cg_fd, "cgroup.events", O_RDONLY |
+	    O_CLOEXEC);
+	if (job->cg_events == -1) {
+		cgroup_job_remove(job);
+		return (-1);
+	}
+	/* Kept, so a stop works when procd is short of fds. */
+	if (cgroup_have_kill)
+		job->cg_kill = openat(job->cg_fd, "cgroup.kill", O_WRONLY |
+		    O_CLOEXEC);
 	snprintf(path, sizeof path, "/proc/self/fd/%d/cgroup.events",
 	    job->cg_fd);
 	job->cg_wd = inotify_add_watch(cgroup_inotify, path, IN_MODIFY);
@@ -414,16 +499,19 @@ cgroup_signal(struct job *job, int signo)
 {
 	if (job->cg_fd == -1)
 		return (0);
-	cgroup_dir_signal(job->cg_fd, signo);
+	if (signo == SIGKILL)
+		job->cg_killed = 1;
+	cgroup_dir_signal(job->cg_fd, job->cg_kill, signo);
 	return (0);
 }
 
+/* 1 if job's cgroup has a process, 0 if not, -1 if it cannot be told. */
 int
 cgroup_populated(struct job *job)
 {
-	if (job->cg_fd == -1)
+	if (job->cg_events == -1)
 		return (0);
-	return (cgroup_dir_populated(job->cg_fd));
+	return (cgroup_events_populated(job->cg_events));
 }
 
 /* The job is finished or discarded: its folder goes. */
@@ -437,6 +525,11 @@ cgroup_job_remove(struct job *job)
 		inotify_rm_watch(cgroup_inotify, job->cg_wd);
 		job->cg_wd = -1;
 	}
+	if (job->cg_events != -1)
+		close(job->cg_events);
+	if (job->cg_kill != -1)
+		close(job->cg_kill);
+	job->cg_events = job->cg_kill = -1;
 	if (job->cg_fd == -1)
 		return;
 	close(job->cg_fd);
@@ -478,11 +571,38 @@ cgroup_find_pid(pid_t pid)
 	return (job != NULL && job->tree ? job : NULL);
 }
 
+static void
+cgroup_check_one(struct job *job)
+{
+	if (job->cg_waiting && cgroup_populated(job) == 0)
+		job_tree_empty(job);
+}
+
+/*
+ * Lost change notices: every tree being waited for is looked at. A tree
+ * that ends can finish others and take them out of the table, so the walk
+ * starts again after each.
+ */
+static void
+cgroup_check_all(void)
+{
+	struct job	*job, *tmp;
+
+again:
+	HASH_ITER(hh_cg, cgroup_by_wd, job, tmp) {
+		if (job->cg_waiting && cgroup_populated(job) == 0) {
+			job_tree_empty(job);
+			goto again;
+		}
+	}
+}
+
 /* Some job's cgroup.events changed: has a tree emptied? */
 static void
 cgroup_changed(int fd, short events, void *arg)
 {
-	char				 buf[4096];
+	char				 buf[4096]
+	    __attribute__((aligned(__alignof__(struct inotify_event))));
 	const struct inotify_event	*ev;
 	struct job			*job;
 	ssize_t				 n;
@@ -492,11 +612,14 @@ cgroup_changed(int fd, short events, void *arg)
 	while ((n = read(fd, buf, sizeof buf)) > 0) {
 		for (p = buf; p < buf + n; p += sizeof *ev + ev->len) {
 			ev = (const struct inotify_event *)p;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				cgroup_check_all();
+				continue;
+			}
 			wd = ev->wd;
 			HASH_FIND(hh_cg, cgroup_by_wd, &wd, sizeof wd, job);
-			if (job != NULL && job->cg_waiting &&
-			    cgroup_populated(job) == 0)
-				job_tree_empty(job);
+			if (job != NULL)
+				cgroup_check_one(job);
 		}
 	}
 }

@@ -159,7 +159,7 @@ job_create(json_t *argv, const char *name, const char *cwd,
 	TAILQ_INIT(&job->waiters);
 	TAILQ_INIT(&job->ready_waiters);
 	job->restart_limit = -1;
-	job->cg_fd = job->cg_wd = -1;
+	job->cg_fd = job->cg_wd = job->cg_events = job->cg_kill = -1;
 	output_init(job, OUTPUT_CAPTURE, procd_config.log_limit);
 	return (job);
 }
@@ -247,11 +247,23 @@ static void
 job_kill_timer(int fd, short events, void *arg)
 {
 	struct job	*job = arg;
+	struct timeval	 tv = { JOB_TREE_RECHECK_SEC, 0 };
 
 	log_debug("job %lld (%s): stop_timeout passed, SIGKILL", job->id,
 	    job->name);
 	job->flags |= JOB_KILLED;
 	job_kill_all(job, SIGKILL);
+	if (!job->tree)
+		return;
+	/*
+	 * A tree is done only once its cgroup is seen empty; until then,
+	 * kill and look again: a kill may have found no fd to write with,
+	 * or a process forked past it, or a change notice was lost.
+	 */
+	if (job->cg_waiting && cgroup_populated(job) == 0)
+		job_tree_empty(job);
+	else
+		evtimer_add(job->kill_timer, &tv);
 }
 
 /* SIGTERM now and SIGKILL after stop_timeout, unless a deadline runs. */
@@ -331,10 +343,11 @@ job_stop_all(int signo)
 int
 job_signal(struct job *job, int signo, int group)
 {
-	if (job->flags & JOB_REAPED)
-		return (0);
+	/* A tree's leftovers are still there once its process is reaped. */
 	if (group)
 		return (job_kill_all(job, signo));
+	if (job->flags & JOB_REAPED)
+		return (0);
 	if (kill(job->pid, signo) == -1 && errno != ESRCH) {
 		log_warn("job %lld (%s): kill %d", job->id, job->name, signo);
 		return (-1);
@@ -405,7 +418,8 @@ job_reaped(struct job *job, int status, const struct rusage *ru)
 			job_stop(child, SIGTERM);
 	}
 	output_reaped(job);
-	if (job->tree && cgroup_populated(job) == 1) {
+	/* Not knowing counts as not empty: see job_kill_timer. */
+	if (job->tree && cgroup_populated(job) != 0) {
 		/* As systemd's KillMode=control-group: the work ends too. */
 		job->cg_waiting = 1;
 		if (!(job->flags & JOB_KILLED))

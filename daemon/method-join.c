@@ -40,24 +40,17 @@ static enum method_return
 method_join_exec(struct request *req)
 {
 	struct job	*job;
-	struct timeval	 tv;
+	double		 timeout;
 
 	if ((job = method_job(req, "job")) == NULL)
 		return (METHOD_DONE);
 	if (job->state == PROTO_EXITED)
 		return (method_join_reply(req, job, 0));
-	if (json_is_number(json_object_get(req->params, "timeout"))) {
-		if (method_seconds(req, "timeout", 0) == 0)
-			return (method_join_reply(req, job, 1));
-		method_timeval(method_seconds(req, "timeout", 0), &tv);
-		req->timer = evtimer_new(procd_base, method_join_timeout, req);
-		evtimer_add(req->timer, &tv);
-	}
-	req->job = job;
-	req->queue = &job->waiters;
-	TAILQ_INSERT_TAIL(req->queue, req, job_entry);
-	request_park(req);
-	return (METHOD_WAIT);
+	timeout = method_seconds(req, "timeout", -1);
+	if (timeout == 0)
+		return (method_join_reply(req, job, 1));
+	return (request_park_job(req, job, &job->waiters, timeout,
+	    method_join_timeout));
 }
 
 const struct method_entry method_join_entry = {

@@ -225,6 +225,9 @@ enum method_return request_error_data(struct request *, int, json_t *,
 		     const char *, ...)
 		     __attribute__((format(printf, 4, 5)));
 void		 request_park(struct request *);
+int		 request_is_parked(const struct client *, const struct request *);
+enum method_return request_park_job(struct request *, struct job *,
+		     struct requests *, double, event_callback_fn);
 void		 request_free(struct request *);
 
 /* method.c */
@@ -381,6 +384,7 @@ struct job {
 #define JOB_KILLED	0x2	/* SIGKILL sent */
 #define JOB_STOP_ASKED	0x4	/* a stop was asked for: no restart */
 #define JOB_EXITED_ONCE	0x8	/* exitcode, exited_at, usage are set */
+#define JOB_TREE_RECHECK_SEC	1	/* a tree's SIGKILL, again while populated */
 
 	struct timespec		 started_at;
 	struct timespec		 started_mono;	/* how long it ran */
@@ -415,7 +419,10 @@ struct job {
 	int			 tree;
 	int			 cg_fd;		/* its folder; -1: none */
 	int			 cg_wd;		/* inotify watch; -1: none */
+	int			 cg_events;	/* its cgroup.events, kept open */
+	int			 cg_kill;	/* its cgroup.kill, kept open */
 	int			 cg_waiting;	/* reaped, waiting for empty */
+	int			 cg_killed;	/* cgroup.kill was written */
 	unsigned long long	 cg_user_base;	/* cpu.stat at the start */
 	unsigned long long	 cg_system_base;
 	UT_hash_handle		 hh_cg;
@@ -492,6 +499,7 @@ struct spawn_child {
 	int		 stderr_fd;	/* -1: procd's own */
 	const struct user_creds *creds;	/* NULL: procd's own */
 	int		 cgroup_fd;	/* -1: procd's own cgroup */
+	int		 cgroup_no_clone3;	/* write cgroup.procs instead */
 	int		 cgroup_procs;	/* set by spawn_child_run */
 	int		 report;	/* set by spawn_child_run */
 	pid_t		 parent;	/* set by spawn_child_run */

@@ -209,9 +209,25 @@ ready_apply(struct job *job, const struct ready_msg *m)
 	}
 }
 
-/* Closes what fds came with a datagram; returns the sender, or -1. */
+/*
+ * A job's processes run as its worker's uid (or root, through a setuid
+ * program): a pid reused by another user between send and read must not
+ * speak for the job.
+ */
+static int
+ready_uid_ok(const struct job *job, uid_t uid)
+{
+	uid_t	worker = job->creds.change ? job->creds.uid : getuid();
+
+	return (uid == worker || uid == 0);
+}
+
+/*
+ * Closes what fds came with a datagram; returns the sender, or -1, and
+ * its uid in *uid.
+ */
 static pid_t
-ready_control(struct msghdr *msg)
+ready_control(struct msghdr *msg, uid_t *uid)
 {
 	struct cmsghdr	*cm;
 	struct ucred	 cred;
@@ -231,6 +247,7 @@ ready_control(struct msghdr *msg)
 		    cm->cmsg_len == CMSG_LEN(sizeof cred)) {
 			memcpy(&cred, CMSG_DATA(cm), sizeof cred);
 			pid = cred.pid;
+			*uid = cred.uid;
 		}
 	}
 	return (pid);
@@ -252,6 +269,7 @@ ready_take(void)
 	struct job	*job;
 	ssize_t		 n;
 	pid_t		 pid;
+	uid_t		 uid = (uid_t)-1;
 
 	memset(&msg, 0, sizeof msg);
 	msg.msg_iov = &iov;
@@ -266,15 +284,17 @@ ready_take(void)
 			log_warn("notify socket: recvmsg");
 		return (-1);
 	}
-	pid = ready_control(&msg);
+	pid = ready_control(&msg, &uid);
 	if (pid <= 0 || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
 	    (size_t)n > READY_MAX || ready_parse(buf, n, &m) == -1) {
 		log_debug("notify socket: datagram of %zd bytes from pid %ld "
 		    "dropped", n, (long)pid);
 		return (0);
 	}
-	if ((job = ready_sender_job(pid)) == NULL || !job->notify) {
-		log_debug("notify socket: pid %ld is no notify job's", (long)pid);
+	if ((job = ready_sender_job(pid)) == NULL || !job->notify ||
+	    !ready_uid_ok(job, uid)) {
+		log_debug("notify socket: pid %ld uid %u is no notify job's",
+		    (long)pid, (unsigned)uid);
 		return (0);
 	}
 	ready_apply(job, &m);
@@ -296,14 +316,17 @@ static void
 ready_timeout(int fd, short events, void *arg)
 {
 	struct request	*req = arg;
+	struct client	*c = req->client;
 	struct job	*job = req->job;
 	json_t		*data;
 
 	log_info("job %lld (%s): not ready in time; terminating it", job->id,
 	    job->name);
+	TAILQ_REMOVE(req->queue, req, job_entry);
+	req->queue = NULL;
+	/* The stopping event can cut c off, which frees req. */
 	job_stop(job, SIGTERM);
-	/* The job may have answered req already, by a finished restart. */
-	if (req->queue != &job->ready_waiters)
+	if (!request_is_parked(c, req))
 		return;
 	data = json_loads(job_text(job, NULL), 0, NULL);
 	request_error_data(req, PROTO_SPAWN_FAILED, data, "not ready in time");
@@ -316,18 +339,11 @@ ready_timeout(int fd, short events, void *arg)
 enum method_return
 ready_wait(struct request *req, struct job *job, double timeout)
 {
-	struct timeval	tv;
-
-	if (timeout >= 0) {
-		method_timeval(timeout, &tv);
-		req->timer = evtimer_new(procd_base, ready_timeout, req);
-		evtimer_add(req->timer, &tv);
-	}
-	req->job = job;
-	req->queue = &job->ready_waiters;
-	TAILQ_INSERT_TAIL(req->queue, req, job_entry);
-	request_park(req);
-	return (METHOD_WAIT);
+	/* The started event may have cut the client off already. */
+	if (req->client->flags & (CLIENT_DEAD | CLIENT_CLOSING))
+		return (request_reply_job(req, job));
+	return (request_park_job(req, job, &job->ready_waiters, timeout,
+	    ready_timeout));
 }
 
 /* job's process exited: a start still waiting for it to be ready fails. */

@@ -119,6 +119,44 @@ request_unpark(struct request *req)
 }
 
 /*
+ * Parks req on one of job's queues until it is answered, or until
+ * timeout seconds pass (timeout < 0: never), when cb(req) answers it.
+ */
+enum method_return
+request_park_job(struct request *req, struct job *job,
+    struct requests *queue, double timeout, event_callback_fn cb)
+{
+	struct timeval	tv;
+
+	if (timeout >= 0) {
+		method_timeval(timeout, &tv);
+		req->timer = evtimer_new(procd_base, cb, req);
+		evtimer_add(req->timer, &tv);
+	}
+	req->job = job;
+	req->queue = queue;
+	TAILQ_INSERT_TAIL(queue, req, job_entry);
+	request_park(req);
+	return (METHOD_WAIT);
+}
+
+/*
+ * Whether req is still parked on c: a client cut off meanwhile freed its
+ * parked requests, and c itself lives until the loop's next turn.
+ */
+int
+request_is_parked(const struct client *c, const struct request *req)
+{
+	const struct request	*r;
+
+	TAILQ_FOREACH(r, &c->requests, client_entry) {
+		if (r == req)
+			return (1);
+	}
+	return (0);
+}
+
+/*
  * Answers req with the JSON text of its result, then frees req. prefix and
  * suffix, if not NULL, wrap the text (for {"job": ...} and the like).
  */

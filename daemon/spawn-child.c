@@ -287,7 +287,9 @@ spawn_child_clone(struct spawn_child *sc)
 
 	sc->cgroup_procs = -1;
 	if (sc->cgroup_fd != -1) {
-		pid = spawn_child_clone3(sc);
+		pid = sc->cgroup_no_clone3 ? -1 : spawn_child_clone3(sc);
+		if (sc->cgroup_no_clone3)
+			errno = ENOSYS;
 		if (pid != -1 || (errno != ENOSYS && errno != EINVAL &&
 		    errno != E2BIG && errno != EPERM))
 			return (pid);

@@ -264,6 +264,13 @@ spawn_job(struct job *job, const json_t *env, const struct user_creds *cr,
 	sc.cgroup_fd = -1;
 	if (job->tree) {
 		sc.cgroup_fd = job->cg_fd;
+		/*
+		 * After a cgroup.kill, Linux 6.14 and later kill every child
+		 * clone3 puts in that cgroup (its fork-versus-kill check reads
+		 * the parent's cgroup), so such a job's children go in by
+		 * cgroup.procs.
+		 */
+		sc.cgroup_no_clone3 = job->cg_killed;
 		cgroup_job_started(job);
 	}
 	sc.stdin_fd = spawn_devnull;

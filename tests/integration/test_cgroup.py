@@ -684,3 +684,93 @@ def test_second_procd_on_a_live_socket_leaves_its_cgroups_alone(
     c.call("kill", {"job": j["id"]})
     lc_join(c, j["id"])
     wait_gone(leftovers, gc, 3, "kill of the tree job")
+
+
+def test_tree_restart_after_cgroup_kill_runs_again(tree, conn, tmp_path):
+    """Leftovers that ignore SIGTERM are killed through cgroup.kill; the
+    next process started in that cgroup still runs (Linux 6.14+ kills a
+    child clone3 puts in a cgroup that was killed once)."""
+    runs = tmp_path / "runs"
+    argv = ["sh", "-c", "echo run >> %s; "
+            "(setsid sh -c 'trap \"\" TERM; exec sleep 300' &); "
+            "sleep 0.2; exit 1" % runs]
+    j = lc_start(conn, argv, kill_mode="tree", restart="on-failure",
+                 restart_limit=2, restart_delay=0.1, stop_timeout=0.3)
+    done = lc_join(conn, j["id"], rpc_timeout=60)
+    assert done["state"] == "exited" and done["restarts"] == 2, done
+    assert done["exitcode"] == 1, "a restart died at birth: %r" % done
+    assert runs.read_text().count("run") == 3
+
+
+def test_signal_group_reaches_tree_leftovers(tree, conn, family, leftovers):
+    """signal with group on a tree job whose process has exited still
+    reaches what it left in its cgroup."""
+    argv, pidfile = family.argv("ignoreterm", "exit:0")
+    j = lc_start(conn, argv, kill_mode="tree", stop_timeout=60)
+    gc = family.grandchild(pidfile)
+    st = wait_not_running(conn, j["id"])
+    assert st["state"] == "stopping" and st["exitcode"] == 0, st
+    assert leftovers.alive(gc)
+    conn.call("signal", {"job": j["id"], "signal": "KILL", "group": True})
+    wait_gone(leftovers, gc, 5, "signal KILL with group")
+    done = lc_join(conn, j["id"], timeout=10)
+    assert done["state"] == "exited" and done["exitcode"] == 0, done
+
+
+def test_second_procd_after_socket_removed_leaves_cgroups_alone(
+        procd_factory, family, leftovers):
+    """A live procd whose socket file was removed still holds its cgroup
+    subtree: a procd started on the same path neither cleans it nor
+    offers tree jobs, and says why."""
+    d1 = procd_factory(sub="gone")
+    need_cgroups(d1)
+    c = d1.connect()
+    argv, pidfile = family.argv("plain", "sleep")
+    j = lc_start(c, argv, kill_mode="tree")
+    gc = family.grandchild(pidfile)
+    leftovers.add(j["pid"])
+    os.unlink(d1.sock)
+    d2 = procd_factory(sub="gone")
+    c2 = d2.connect()
+    assert c2.call("info")["cgroups"] is False
+    e = lc_err(c2, "start", {"argv": ["true"], "kill_mode": "tree"})
+    assert e["code"] == INVALID_PARAMS and "another procd" in e["message"], e
+    time.sleep(0.3)
+    assert leftovers.alive(gc) and pid_alive(j["pid"])
+    assert lc_status(c, j["id"])["state"] == "running"
+    c.call("kill", {"job": j["id"]})
+    lc_join(c, j["id"])
+    wait_gone(leftovers, gc, 3, "kill of the tree job")
+
+
+def test_cgroup_of_another_user_not_used(tmp_path, srv_spawn, users):
+    """A root procd started in a cgroup another user owns does not trust
+    it: that user could make procd's subtree first or move jobs out."""
+    mount, own = cgroup2_mount(), proc_cgroup(os.getpid())
+    if not mount or own is None or not can_make_cgroups():
+        pytest.skip("cannot make cgroups here")
+    a = users("a")
+    foreign = cgroup_dir(own.rstrip("/") + "/procd-test-foreign-%d" % os.getpid())
+    os.mkdir(foreign)
+    try:
+        os.chown(foreign, a.uid, a.gid)
+        sock = str(tmp_path / "s")
+        # procd enters the user's cgroup before it starts
+        argv = ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"',
+                foreign, PROCD, "--socket", sock]
+        p = srv_spawn(str(tmp_path), argv)
+        wait_for_socket(sock, p.proc, 20)
+        c = Conn(sock)
+        assert proc_cgroup(p.pid).endswith("procd-test-foreign-%d" % os.getpid())
+        assert c.call("info")["cgroups"] is False
+        e = lc_err(c, "start", {"argv": ["true"], "kill_mode": "tree"})
+        assert e["code"] == INVALID_PARAMS and "uid" in e["message"], e
+        c.close()
+        assert p.stop() == 0, p.stderr_text()
+    finally:
+        for sub in sorted((os.path.join(r, d) for r, ds, _ in os.walk(foreign)
+                           for d in ds), key=len, reverse=True) + [foreign]:
+            try:
+                os.rmdir(sub)
+            except OSError:
+                pass

@@ -796,3 +796,41 @@ def test_tree_job_sender_outside_the_group_counts(procd, conn):
     wait_ready(conn, j["id"])
     wait_status_text(conn, j["id"], "from the tree")
     stop_job(conn, j["id"])
+
+
+def test_ready_timeout_cutting_off_its_own_client(procd_factory):
+    """The stop at ready_timeout can push the waiting client past its
+    output limit (its subscription gets the stopping event): procd drops
+    that client and its pending start, and keeps serving. (The job object
+    is over the limit, so the other client asks only for counts.)"""
+    d = procd_factory(args=("--max-output", "1024"))
+    c = d.connect()
+    subscribe(c)
+    # the status text is made in the job: a long argv would cut the
+    # client off at the started event already
+    big = ["sh", "-c", 'exec "$0" "STATUS=$(printf %1500s x)"', NOTIFY_WORKER]
+    c.request("start", {"argv": big, "notify": True, "wait_ready": True,
+                        "ready_timeout": 1})
+    other = d.connect()
+    gone = lambda: other.call("info")["jobs"]["running"] == 0
+    wait_until(lambda: not d.alive() or gone(), 15)
+    assert d.alive(), d.stderr_text()
+    assert sum(other.call("info")["jobs"].values()) == 1
+
+
+def test_wait_ready_client_cut_off_by_the_started_event(procd_factory):
+    """A start whose own started event cuts its client off is not left
+    parked on that client: the job's exit later finds no request to
+    answer."""
+    d = procd_factory(args=("--max-output", "1024"))
+    c = d.connect()
+    subscribe(c)
+    c.request("start", {"argv": nw("sleep:300", "x" * 1500), "notify": True,
+                        "wait_ready": True})
+    other = d.connect()
+    wait_until(lambda: other.call("info")["jobs"]["running"] == 1, 10)
+    # a notification: the answer, a job object, is over the limit
+    other.send({"jsonrpc": "2.0", "method": "kill", "params": {"job": 1}})
+    wait_until(lambda: not d.alive() or
+               other.call("info")["jobs"]["exited"] == 1, 10)
+    assert d.alive(), d.stderr_text()
