@@ -3,7 +3,8 @@
  * Reaping. procd is a child subreaper, so orphaned grandchildren are its
  * children too; SIGCHLD deliveries merge, so each one reaps until nothing
  * is left. This is the only place that waits, so a pid procd still holds
- * is never one that was reused.
+ * is never one that was reused. A thousand exits at once are reaped a
+ * turn (REAP_TURN_USEC) at a time, with every client polled in between.
  */
 
 #include "config.h"
@@ -13,20 +14,41 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <time.h>
 
 #include "procd.h"
 
+#define REAP_TURN_USEC	1000
+
 static struct event	*reap_event;
+static struct event	*reap_more;	/* the next turn */
+
+static int
+reap_turn_over(const struct timespec *t0)
+{
+	struct timespec	now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return ((now.tv_sec - t0->tv_sec) * 1000000L +
+	    (now.tv_nsec - t0->tv_nsec) / 1000 >= REAP_TURN_USEC);
+}
 
 static void
 reap_all(int sig, short events, void *arg)
 {
+	struct timeval	 next = { 0, 0 };
+	struct timespec	 t0;
 	struct rusage	 ru;
 	struct job	*job;
 	pid_t		 pid;
 	int		 status;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
+		if (reap_turn_over(&t0)) {
+			evtimer_add(reap_more, &next);
+			return;
+		}
 		pid = wait4(-1, &status, WNOHANG, &ru);
 		if (pid == -1 && errno == EINTR)
 			continue;
@@ -49,6 +71,8 @@ reap_init(void)
 	reap_event = evsignal_new(procd_base, SIGCHLD, reap_all, NULL);
 	if (reap_event == NULL || evsignal_add(reap_event, NULL) == -1)
 		fatalx("cannot watch SIGCHLD");
+	if ((reap_more = evtimer_new(procd_base, reap_all, NULL)) == NULL)
+		fatalx("cannot make the reap timer");
 	/* Children that exited before the handler was in place. */
 	reap_all(SIGCHLD, 0, NULL);
 }
@@ -57,4 +81,5 @@ void
 reap_free(void)
 {
 	event_free(reap_event);
+	event_free(reap_more);
 }

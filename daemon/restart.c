@@ -4,8 +4,8 @@
  * its delay on a timer of its own; then it joins the due queue, and the
  * queue is spawned a turn at a time, RESTART_TURN_USEC at most, with the
  * loop polling every client between turns. A thousand jobs that exit at
- * once with restart_delay 0 so cost other clients a few milliseconds of
- * wait, not the second it takes to spawn them all.
+ * once with restart_delay 0 so make another client's request wait about
+ * a turn, not the second it takes to spawn them all.
  */
 
 #include "config.h"
@@ -16,7 +16,7 @@
 
 #include "procd.h"
 
-#define RESTART_TURN_USEC	3000
+#define RESTART_TURN_USEC	1000
 
 static TAILQ_HEAD(, job) restart_queue = TAILQ_HEAD_INITIALIZER(restart_queue);
 static struct event	*restart_runner;
