@@ -38,6 +38,7 @@ struct procd_config	 procd_config = {
 struct event_base	*procd_base;
 pid_t			 procd_pid;
 struct timespec		 procd_started;
+struct rlimit		 procd_nofile;		/* 0, 0: not known */
 int			 procd_stopping;
 
 static struct event	*procd_done_event;
@@ -311,6 +312,28 @@ procd_free_all(void)
 }
 
 /*
+ * procd holds an fd per client and several per job (pipes, a tree's
+ * cgroup files): it raises its soft limit on open files to the hard one,
+ * as systemd does for itself. Workers get the limit procd was given back
+ * (spawn-child.c), since programs that still use select(2) need fds below
+ * FD_SETSIZE.
+ */
+static void
+procd_raise_nofile(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	procd_nofile = rl;
+	if (rl.rlim_cur == rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("setrlimit RLIMIT_NOFILE");
+}
+
+/*
  * A mask inherited from whoever started procd (a shell script, a test
  * harness) would hold back SIGCHLD, SIGTERM and SIGINT for good: procd
  * would never reap or stop. Start from an empty mask, SIGPIPE ignored.
@@ -337,6 +360,7 @@ main(int argc, char **argv)
 	procd_parse(argc, argv);
 	log_init(procd_config.verbose);
 	procd_unblock_signals();
+	procd_raise_nofile();
 	procd_pid = getpid();
 	clock_gettime(CLOCK_REALTIME, &procd_started);
 

@@ -55,6 +55,7 @@ extern struct procd_config	 procd_config;
 extern struct event_base	*procd_base;
 extern pid_t			 procd_pid;
 extern struct timespec		 procd_started;
+extern struct rlimit		 procd_nofile;	/* as procd was given it */
 extern int			 procd_stopping;	/* 0, 1, 2: signals seen */
 void		 procd_check_done(void);
 
@@ -486,6 +487,7 @@ enum spawn_step {
 	SPAWN_STEP_GID,
 	SPAWN_STEP_UID,
 	SPAWN_STEP_PDEATHSIG,
+	SPAWN_STEP_RLIMIT,
 	SPAWN_STEP_CHDIR,
 	SPAWN_STEP_EXEC,
 };
@@ -498,6 +500,7 @@ struct spawn_child {
 	int		 stdout_fd;	/* -1: procd's own */
 	int		 stderr_fd;	/* -1: procd's own */
 	const struct user_creds *creds;	/* NULL: procd's own */
+	struct rlimit	 nofile;	/* the worker's RLIMIT_NOFILE */
 	int		 cgroup_fd;	/* -1: procd's own cgroup */
 	int		 cgroup_no_clone3;	/* write cgroup.procs instead */
 	int		 cgroup_procs;	/* set by spawn_child_run */

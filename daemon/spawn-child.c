@@ -20,7 +20,8 @@
  * is set, since a change of uid or gid clears it; the signal fires when
  * the thread that made the child exits, so workers are made by procd's
  * main thread only. Then a check that procd did not die in between (the
- * signal would be lost), the cwd, and exec.
+ * signal would be lost), the open file limit procd was given (it raised
+ * its own), the cwd, and exec.
  */
 
 #include "config.h"
@@ -76,6 +77,7 @@ static const char *const spawn_child_steps[] = {
 	[SPAWN_STEP_GID] = "setgid",
 	[SPAWN_STEP_UID] = "setuid",
 	[SPAWN_STEP_PDEATHSIG] = "pdeathsig",
+	[SPAWN_STEP_RLIMIT] = "rlimit",
 	[SPAWN_STEP_CHDIR] = "chdir",
 	[SPAWN_STEP_EXEC] = "exec",
 };
@@ -196,6 +198,10 @@ spawn_child_main(void *arg)
 	/* procd died before the signal was set: it would never come. */
 	if (getppid() != sc->parent)
 		_exit(127);
+	/* The open file limit procd was started with, not its raised one. */
+	if (sc->nofile.rlim_max != 0 && syscall(SYS_prlimit64, 0,
+	    RLIMIT_NOFILE, &sc->nofile, NULL) == -1)
+		spawn_child_fail(sc, SPAWN_STEP_RLIMIT);
 	/* Entered as the owner, who must be able to. */
 	if (chdir(sc->cwd) == -1)
 		spawn_child_fail(sc, SPAWN_STEP_CHDIR);

@@ -261,6 +261,7 @@ spawn_job(struct job *job, const json_t *env, const struct user_creds *cr,
 	sc.envp = envp;
 	sc.cwd = job->cwd;
 	sc.creds = cr;
+	sc.nofile = procd_nofile;
 	sc.cgroup_fd = -1;
 	if (job->tree) {
 		sc.cgroup_fd = job->cg_fd;

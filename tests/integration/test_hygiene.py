@@ -293,3 +293,31 @@ def test_subprocesses_stopped_on_teardown(procd, conn):
         left = [x for x in pids if pid_alive(x)]
         conftest.lc_kill_quietly(left)
     assert not left, "survivors: %r" % left
+
+
+def _nofile(pid):
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                return tuple(int(x) for x in line.split()[3:5])
+    raise AssertionError("no open files limit for %d" % pid)
+
+
+def test_open_file_limit_raised_for_procd_not_workers(tmp_path, srv_spawn):
+    """procd raises its soft limit on open files to the hard one; workers
+    get the limit procd was started with (select(2) needs low fds)."""
+    sock = str(tmp_path / "s")
+    p = srv_spawn(str(tmp_path), ["prlimit", "--nofile=1024:8192",
+                                  conftest.PROCD, "--socket", sock])
+    conftest.wait_for_socket(sock, p.proc, 20)
+    c = conftest.Conn(sock)
+    assert _nofile(p.pid) == (8192, 8192)
+    for params in ({}, {"kill_mode": "tree"}):
+        if params and not c.call("info")["cgroups"]:
+            continue
+        j = conftest.lc_start(c, ["sleep", "300"], **params)
+        assert _nofile(j["pid"]) == (1024, 8192), params
+        c.call("kill", {"job": j["id"]})
+        lc_join(c, j["id"])
+    c.close()
+    assert p.stop() == 0, p.stderr_text()
