@@ -678,6 +678,19 @@ def lg_vm(pid, key="VmHWM"):
     raise KeyError(key)
 
 
+def lg_subscribe(conn, **params):
+    """Subscribe; checks that the response comes before any event."""
+    rid = conn.request("subscribe", params or None)
+    m = conn.recv()
+    assert isinstance(m, dict) and m.get("id") == rid and "method" not in m, \
+        "the subscribe response must come first: %r" % (m,)
+    assert "result" in m, m
+    r = m["result"]
+    assert set(r) == {"subscription", "seq"}, r
+    assert type(r["subscription"]) is int and type(r["seq"]) is int, r
+    return r
+
+
 def lg_check_event(m, sub=None):
     """Assert m is an event notification; returns its params."""
     assert isinstance(m, dict), m

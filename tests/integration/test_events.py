@@ -14,20 +14,12 @@ import pytest
 
 from conftest import (LC_PY, PROCCTL, lc_check_job, lc_err, lc_join, lc_start,
                       lc_status, lg_check_event, lg_events_until, lg_next_event,
-                      wait_until)
+                      wait_until,
+                      lg_subscribe)
 
 
-def subscribe(conn, **params):
-    """Subscribe; checks that the response comes before any event."""
-    rid = conn.request("subscribe", params or None)
-    m = conn.recv()
-    assert isinstance(m, dict) and m.get("id") == rid and "method" not in m, \
-        "the subscribe response must come first: %r" % (m,)
-    assert "result" in m, m
-    r = m["result"]
-    assert set(r) == {"subscription", "seq"}, r
-    assert type(r["subscription"]) is int and type(r["seq"]) is int, r
-    return r
+# The subscribe response must come first; see conftest.
+subscribe = lg_subscribe
 
 
 def brief(events):

@@ -18,7 +18,8 @@ import pytest
 
 from conftest import (LC_STATES, LC_TIME_RE, lc_check_job, lc_err, lc_join, lc_start,
                       lc_status, lc_wait_state, lc_write_script, pid_alive,
-                      wait_until)
+                      wait_until,
+                      lg_subscribe)
 
 RS_STATES = ("running", "stopping", "restarting", "waiting", "exited")
 RS_EVENTS = ("started", "stopping", "restarting", "waiting", "exited", "closed", "ready")
@@ -64,16 +65,8 @@ def ts(s):
         tzinfo=datetime.timezone.utc).timestamp()
 
 
-def subscribe(conn, **params):
-    """Subscribe; the response comes before any event."""
-    rid = conn.request("subscribe", params or None)
-    m = conn.recv()
-    assert isinstance(m, dict) and m.get("id") == rid and "method" not in m, \
-        "the subscribe response must come first: %r" % (m,)
-    assert "result" in m, m
-    r = m["result"]
-    assert type(r["subscription"]) is int and type(r["seq"]) is int, r
-    return r
+# The subscribe response must come first; see conftest.
+subscribe = lg_subscribe
 
 
 def rs_event(m, sub=None):
