@@ -108,7 +108,8 @@ commands_set_word(json_t *params, const char *key, const char *word)
  * The rules between the supervision options, which procd would refuse
  * too: caught here they are usage errors, before anything starts.
  * restart_max_delay is compared with restart_delay's default when only
- * it is given, as procd does.
+ * it is given, as procd does, and only with a restart policy: without
+ * one procd takes the delays and ignores them.
  */
 static int
 commands_supervise_check(struct procctl *ctl)
@@ -126,7 +127,8 @@ commands_supervise_check(struct procctl *ctl)
 	}
 	if (args->restart_delay != NULL)
 		delay = json_number_value(args->restart_delay);
-	if (args->restart_max_delay != NULL &&
+	if (args->restart != NULL && strcmp(args->restart, "no") != 0 &&
+	    args->restart_max_delay != NULL &&
 	    json_number_value(args->restart_max_delay) < delay) {
 		procctl_usage_error(ctl, "--restart-max-delay: less than the "
 		    "restart delay (%g s)", delay);

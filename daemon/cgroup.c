@@ -434,8 +434,15 @@ cgroup_job_create(struct job *job)
 	snprintf(name, sizeof name, "job-%lld", job->id);
 	if (mkdirat(cgroup_root_fd, name, 0755) == -1 && (errno != EEXIST ||
 	    unlinkat(cgroup_root_fd, name, AT_REMOVEDIR) == -1 ||
-	    mkdirat(cgroup_root_fd, name, 0755) == -1))
+	    mkdirat(cgroup_root_fd, name, 0755) == -1)) {
+		/* Someone removed the subtree under procd: no more trees. */
+		if (errno == ENOENT) {
+			cgroup_ok = 0;
+			cgroup_unavailable("%s was removed", cgroup_root);
+			errno = ENOENT;
+		}
 		return (-1);
+	}
 	job->cg_fd = openat(cgroup_root_fd, name, O_RDONLY | O_DIRECTORY |
 	    O_NOFOLLOW | O_CLOEXEC);
 	if (job->cg_fd == -1) {

@@ -169,6 +169,8 @@ job_free(struct job *job)
 {
 	output_free(job);
 	restart_cancel(job);
+	if (job->ready_timer != NULL)
+		event_free(job->ready_timer);
 	if (job->cg_fd != -1)
 		cgroup_job_remove(job);
 	if (job->kill_timer != NULL)

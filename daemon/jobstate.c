@@ -146,20 +146,22 @@ jobstate_restart_wanted(int policy, int exitcode, int stopped,
 }
 
 /*
- * The delay before a restart, for a process that ran for ran seconds;
- * *next is the delay that restart would wait and becomes the one for the
- * restart after it: doubled after a short run, up to max, and back to
- * base after a run of JOBSTATE_STEADY seconds or more.
+ * The delay before a restart, after a process that ran for ran seconds;
+ * *last is the delay of the restart that started that process (-1: it
+ * was the first), and becomes this one. The first restart waits base; a
+ * restart whose process ran less than JOBSTATE_STEADY seconds doubles
+ * the delay for the next (base, 2 base, 4 base, ... up to max), and a
+ * process that ran longer sets it back to base.
  */
 double
-jobstate_restart_delay(double *next, double base, double max, double ran)
+jobstate_restart_delay(double *last, double base, double max, double ran)
 {
 	double	delay;
 
-	if (ran >= JOBSTATE_STEADY)
-		*next = base;
-	delay = *next;
-	if (ran < JOBSTATE_STEADY)
-		*next = delay * 2 > max ? max : delay * 2;
+	if (*last < 0 || ran >= JOBSTATE_STEADY)
+		delay = base;
+	else
+		delay = *last * 2 > max ? max : *last * 2;
+	*last = delay;
 	return (delay);
 }

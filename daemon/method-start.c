@@ -99,7 +99,8 @@ method_start_restart(struct request *req, struct method_start_supervision *sv)
 	sv->max_delay = method_seconds(req, "restart_max_delay",
 	    sv->delay > PROTO_RESTART_MAX_DELAY ? sv->delay :
 	    PROTO_RESTART_MAX_DELAY);
-	if (sv->max_delay < sv->delay) {
+	/* Without a policy they are taken and have no effect. */
+	if (sv->policy != JOB_RESTART_NO && sv->max_delay < sv->delay) {
 		request_error(req, PROTO_INVALID_PARAMS, "invalid params: "
 		    "'restart_max_delay' must not be less than 'restart_delay'");
 		return (-1);
@@ -151,13 +152,40 @@ method_start_apply(struct job *job, const struct method_start_supervision *sv,
     json_t *env)
 {
 	job->restart_policy = sv->policy;
-	job->restart_delay = job->restart_next_delay = sv->delay;
+	job->restart_delay = sv->delay;
+	job->restart_last_delay = -1;
 	job->restart_max_delay = sv->max_delay;
 	job->restart_limit = sv->limit;
 	job->notify = sv->notify;
 	job->tree = sv->tree;
 	if (env != NULL)
 		job->env = json_incref(env);
+}
+
+/*
+ * Makes a tree job's cgroup, then its worker. Returns the pid, or -1 with
+ * the error's *code, *cause and *data.
+ */
+static pid_t
+method_start_spawn(struct job *job, int *code, char **cause, json_t **data)
+{
+	const char	*why;
+	int		 error;
+
+	*code = PROTO_SPAWN_FAILED;
+	if (!job->tree || cgroup_job_create(job) == 0)
+		return (spawn_job(job, job->env, &job->creds, cause, data));
+	error = errno;
+	*data = NULL;
+	if (!cgroup_available(&why)) {
+		*code = PROTO_INVALID_PARAMS;
+		xasprintf(cause, "invalid params: 'kill_mode' tree is not "
+		    "available: %s", why);
+		return (-1);
+	}
+	*cause = xstrdup(strerror(error));
+	*data = json_pack("{s:i, s:s}", "errno", error, "during", "cgroup");
+	return (-1);
 }
 
 /* Who started what, as whom: for the log, whatever -v says. */
@@ -184,7 +212,7 @@ method_start_exec(struct request *req)
 	json_t			*data;
 	json_t			*limit;
 	pid_t			 pid;
-	int			 mode, error;
+	int			 mode, code;
 
 	if (procd_stopping)
 		return (request_error(req, PROTO_STOPPING,
@@ -218,17 +246,9 @@ method_start_exec(struct request *req)
 	output_init(job, mode, json_is_integer(limit) ?
 	    (size_t)json_integer_value(limit) : procd_config.log_limit);
 	method_start_apply(job, &sv, json_object_get(req->params, "env"));
-	if (job->tree && cgroup_job_create(job) == -1) {
-		error = errno;
-		cause = xstrdup(strerror(error));
-		data = json_pack("{s:i, s:s}", "errno", error, "during",
-		    "cgroup");
-		pid = -1;
-	} else
-		pid = spawn_job(job, job->env, &job->creds, &cause, &data);
-	if (pid == -1) {
+	if ((pid = method_start_spawn(job, &code, &cause, &data)) == -1) {
 		job_discard(job);
-		request_error_data(req, PROTO_SPAWN_FAILED, data, "%s", cause);
+		request_error_data(req, code, data, "%s", cause);
 		free(cause);
 		return (METHOD_DONE);
 	}

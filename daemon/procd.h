@@ -226,7 +226,6 @@ enum method_return request_error_data(struct request *, int, json_t *,
 		     const char *, ...)
 		     __attribute__((format(printf, 4, 5)));
 void		 request_park(struct request *);
-int		 request_is_parked(const struct client *, const struct request *);
 enum method_return request_park_job(struct request *, struct job *,
 		     struct requests *, double, event_callback_fn);
 void		 request_free(struct request *);
@@ -402,7 +401,7 @@ struct job {
 	int			 restart_policy;	/* JOB_RESTART_* */
 	double			 restart_delay;
 	double			 restart_max_delay;
-	double			 restart_next_delay;
+	double			 restart_last_delay;	/* -1: none yet */
 	long long		 restart_limit;		/* -1: none */
 	long long		 restarts;
 	struct timespec		 restart_at;		/* while restarting */
@@ -415,6 +414,7 @@ struct job {
 	int			 ready;
 	char			*status_text;	/* as JSON, or NULL */
 	struct requests		 ready_waiters;	/* start with wait_ready */
+	struct event		*ready_timer;	/* ready_timeout */
 
 	/* cgroup.c: kill_mode tree */
 	int			 tree;

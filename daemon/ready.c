@@ -202,6 +202,8 @@ ready_apply(struct job *job, const struct ready_msg *m)
 	}
 	if (m->ready && !job->ready) {
 		job->ready = 1;
+		if (job->ready_timer != NULL)
+			evtimer_del(job->ready_timer);
 		job_changed(job);
 		log_debug("job %lld (%s): ready", job->id, job->name);
 		feed_emit("ready", job);
@@ -312,38 +314,46 @@ ready_read(int fd, short events, void *arg)
 	}
 }
 
+/*
+ * ready_timeout passed: the job is stopped, whether or not the client
+ * that started it is still there to be told.
+ */
 static void
 ready_timeout(int fd, short events, void *arg)
 {
-	struct request	*req = arg;
-	struct client	*c = req->client;
-	struct job	*job = req->job;
+	struct job	*job = arg;
+	struct request	*req;
 	json_t		*data;
 
 	log_info("job %lld (%s): not ready in time; terminating it", job->id,
 	    job->name);
-	TAILQ_REMOVE(req->queue, req, job_entry);
-	req->queue = NULL;
-	/* The stopping event can cut c off, which frees req. */
+	/* Its stopping event can cut clients off, freeing their starts. */
 	job_stop(job, SIGTERM);
-	if (!request_is_parked(c, req))
-		return;
-	data = json_loads(job_text(job, NULL), 0, NULL);
-	request_error_data(req, PROTO_SPAWN_FAILED, data, "not ready in time");
+	while ((req = TAILQ_FIRST(&job->ready_waiters)) != NULL) {
+		data = json_loads(job_text(job, NULL), 0, NULL);
+		request_error_data(req, PROTO_SPAWN_FAILED, data,
+		    "not ready in time");
+	}
 }
 
 /*
- * Parks a start with wait_ready until job is ready, its process exits or
- * timeout seconds pass (timeout < 0: none).
+ * Parks a start with wait_ready until job is ready or its process exits;
+ * with a timeout (>= 0), the job is stopped if it is not ready by then.
  */
 enum method_return
 ready_wait(struct request *req, struct job *job, double timeout)
 {
+	struct timeval	tv;
+
+	if (timeout >= 0) {
+		method_timeval(timeout, &tv);
+		job->ready_timer = evtimer_new(procd_base, ready_timeout, job);
+		evtimer_add(job->ready_timer, &tv);
+	}
 	/* The started event may have cut the client off already. */
 	if (req->client->flags & (CLIENT_DEAD | CLIENT_CLOSING))
 		return (request_reply_job(req, job));
-	return (request_park_job(req, job, &job->ready_waiters, timeout,
-	    ready_timeout));
+	return (request_park_job(req, job, &job->ready_waiters, -1, NULL));
 }
 
 /* job's process exited: a start still waiting for it to be ready fails. */
@@ -353,6 +363,9 @@ ready_exited(struct job *job)
 	struct request	*req;
 	json_t		*data;
 
+	/* The wait is over, with this first process. */
+	if (job->ready_timer != NULL)
+		evtimer_del(job->ready_timer);
 	while ((req = TAILQ_FIRST(&job->ready_waiters)) != NULL) {
 		data = json_loads(job_text(job, NULL), 0, NULL);
 		request_error_data(req, PROTO_SPAWN_FAILED, data,

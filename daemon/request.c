@@ -120,7 +120,8 @@ request_unpark(struct request *req)
 
 /*
  * Parks req on one of job's queues until it is answered, or until
- * timeout seconds pass (timeout < 0: never), when cb(req) answers it.
+ * timeout seconds pass (timeout < 0: never, and cb may be NULL), when
+ * cb(req) answers it.
  */
 enum method_return
 request_park_job(struct request *req, struct job *job,
@@ -138,22 +139,6 @@ request_park_job(struct request *req, struct job *job,
 	TAILQ_INSERT_TAIL(queue, req, job_entry);
 	request_park(req);
 	return (METHOD_WAIT);
-}
-
-/*
- * Whether req is still parked on c: a client cut off meanwhile freed its
- * parked requests, and c itself lives until the loop's next turn.
- */
-int
-request_is_parked(const struct client *c, const struct request *req)
-{
-	const struct request	*r;
-
-	TAILQ_FOREACH(r, &c->requests, client_entry) {
-		if (r == req)
-			return (1);
-	}
-	return (0);
 }
 
 /*

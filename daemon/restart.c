@@ -70,7 +70,7 @@ restart_schedule(struct job *job, double ran)
 	struct timeval	tv;
 	double		delay;
 
-	delay = jobstate_restart_delay(&job->restart_next_delay,
+	delay = jobstate_restart_delay(&job->restart_last_delay,
 	    job->restart_delay, job->restart_max_delay, ran);
 	clock_gettime(CLOCK_REALTIME, &now);
 	job->restart_at.tv_sec = now.tv_sec + (time_t)delay;

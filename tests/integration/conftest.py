@@ -959,10 +959,28 @@ def _cg_subtrees(mount):
         return set()
 
 
+def _cg_unlocked(path):
+    """Whether no live procd holds path's lock (procd flocks its subtree
+    as long as it runs)."""
+    import fcntl
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def cg_remove_test_subtrees():
     """Removes the procd-HASH cgroup folders this session's procds made
-    and left empty (a killed procd cannot remove its own)."""
+    and left empty (a killed procd cannot remove its own), never one a
+    live procd holds."""
     mount = _cg_mount()
     before = _cg_subtrees(mount) if mount else set()
     yield
@@ -970,6 +988,8 @@ def cg_remove_test_subtrees():
         return
     for name in _cg_subtrees(mount) - before:
         top = os.path.join(mount, name)
+        if not _cg_unlocked(top):
+            continue
         for sub, dirs, _ in os.walk(top, topdown=False):
             try:
                 os.rmdir(sub)

@@ -774,3 +774,20 @@ def test_cgroup_of_another_user_not_used(tmp_path, srv_spawn, users):
                 os.rmdir(sub)
             except OSError:
                 pass
+
+
+def test_subtree_removed_under_procd(tree, conn):
+    """Someone removes procd's (empty) cgroup subtree: tree is no longer
+    offered, with the reason, instead of failing as a spawn error."""
+    j = lc_start(conn, ["true"], kill_mode="tree")
+    sub = os.path.dirname(cgroup_dir(proc_cgroup(j["pid"]) or "/x/y"))
+    lc_join(conn, j["id"])
+    conn.call("close", {"job": j["id"]})
+    wait_until(lambda: not [n for n in os.listdir(sub) if n.startswith("job-")], 5)
+    os.rmdir(sub)
+    e = lc_err(conn, "start", {"argv": ["true"], "kill_mode": "tree"})
+    assert e["code"] == INVALID_PARAMS and "removed" in e["message"], e
+    assert conn.call("info")["cgroups"] is False
+    assert conn.call("list") == []
+    g = lc_start(conn, ["true"])
+    assert lc_join(conn, g["id"])["exitcode"] == 0

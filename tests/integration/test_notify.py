@@ -834,3 +834,16 @@ def test_wait_ready_client_cut_off_by_the_started_event(procd_factory):
     wait_until(lambda: not d.alive() or
                other.call("info")["jobs"]["exited"] == 1, 10)
     assert d.alive(), d.stderr_text()
+
+
+def test_ready_timeout_applies_after_the_client_left(procd, conn):
+    """A client that goes away loses its answer; nothing else changes:
+    the job is still stopped when its ready_timeout passes."""
+    c = procd.connect()
+    c.request("start", {"argv": ["sleep", "300"], "name": "left",
+                        "notify": True, "wait_ready": True,
+                        "ready_timeout": 0.5})
+    wait_until(lambda: any(j["name"] == "left" for j in conn.call("list")), 10)
+    c.close()
+    j = lc_join(conn, "left", timeout=10)
+    assert j["state"] == "exited" and j["exitcode"] == -15, j

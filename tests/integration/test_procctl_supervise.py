@@ -196,8 +196,8 @@ def test_start_wait_joins_through_restarts(procd, conn):
     ["--wait-ready"],
     ["--notify", "--ready-timeout", "5"],
     ["--ready-timeout", "5"],
-    ["--restart-delay", "5", "--restart-max-delay", "2"],
-    ["--restart-max-delay", "0.5"],
+    ["--restart", "always", "--restart-delay", "5", "--restart-max-delay", "2"],
+    ["--restart", "on-failure", "--restart-max-delay", "0.5"],
 ], ids=lambda a: " ".join(a))
 @pytest.mark.parametrize("cmd", ["start", "run"])
 def test_usage_errors_exit_2(procd, conn, cmd, args):
@@ -224,7 +224,8 @@ def test_procd_rejects_what_call_sends(procd, conn):
     for params, text in (({"restart": "bogus"}, "'restart' must be no, on-failure or always"),
                          ({"kill_mode": "bogus"}, "kill_mode"),
                          ({"wait_ready": True}, "wait_ready"),
-                         ({"restart_delay": 5, "restart_max_delay": 2}, "restart_max_delay")):
+                         ({"restart": "always", "restart_delay": 5,
+                           "restart_max_delay": 2}, "restart_max_delay")):
         params["argv"] = ["true"]
         r = procd.ctl("call", "start", json.dumps(params))
         assert r.returncode == 1, show(r)

@@ -210,7 +210,12 @@ def test_valid_restart_params_and_policy_no(conn, tmp_path):
                  restart_max_delay=0.2, restart_limit=2)
     c = lc_start(conn, counting_argv(tmp_path / "null", 3), restart=None,
                  restart_delay=None, restart_max_delay=None, restart_limit=None)
-    for j in (a, b, c):
+    # without a policy they are not checked against each other either
+    g = lc_start(conn, counting_argv(tmp_path / "loose", 3), restart="no",
+                 restart_delay=5, restart_max_delay=1)
+    h = lc_start(conn, counting_argv(tmp_path / "loose2", 3),
+                 restart_max_delay=0.5)
+    for j in (a, b, c, g, h):
         rs_check_job(j)
         assert j["restart"] == "no" and j["restarts"] == 0, j
     # edge values of a real policy
@@ -220,7 +225,7 @@ def test_valid_restart_params_and_policy_no(conn, tmp_path):
                  restart_max_delay=0.25, restart_limit=1000)
     f = lc_start(conn, ["sleep", "30"], restart="always", restart_delay=2.5)
     assert d["restart"] == "always" and e["restart"] == "on-failure" and f["restart"] == "always"
-    for j in (a, b, c, d):
+    for j in (a, b, c, d, g, h):
         r = rs_check_job(lc_join(conn, j["id"]))
         assert r["state"] == "exited" and r["exitcode"] == 3, r
         assert r["restarts"] == 0 and r["restart_at"] is None, r

@@ -239,22 +239,28 @@ static void
 test_restart_delay(void **state)
 {
 	const double	 want[] = { 1, 2, 4, 8, 16, 32, 60, 60 };
-	double		 next = 1;
+	double		 last = -1;
 	size_t		 i;
 
 	/* Short runs: d, 2d, 4d, ... up to the cap. */
 	for (i = 0; i < sizeof want / sizeof want[0]; i++)
-		assert_true(jobstate_restart_delay(&next, 1, 60, 0.5) ==
+		assert_true(jobstate_restart_delay(&last, 1, 60, 0.5) ==
 		    want[i]);
-	/* A steady run sets it back, and the next short run doubles. */
-	assert_true(jobstate_restart_delay(&next, 1, 60, JOBSTATE_STEADY) ==
+	/* A steady run sets it back; the restart after the next short run
+	 * (one whose process ran short) doubles it again. */
+	assert_true(jobstate_restart_delay(&last, 1, 60, JOBSTATE_STEADY) ==
 	    1);
-	assert_true(jobstate_restart_delay(&next, 1, 60, 1) == 1);
-	assert_true(jobstate_restart_delay(&next, 1, 60, 1) == 2);
+	assert_true(jobstate_restart_delay(&last, 1, 60, 1) == 2);
+	assert_true(jobstate_restart_delay(&last, 1, 60, 1) == 4);
+	/* The first restart waits the base whatever the first run was. */
+	last = -1;
+	assert_true(jobstate_restart_delay(&last, 3, 60, 0) == 3);
+	last = -1;
+	assert_true(jobstate_restart_delay(&last, 3, 60, 100) == 3);
 	/* restart_delay 0 stays 0. */
-	next = 0;
-	assert_true(jobstate_restart_delay(&next, 0, 60, 0) == 0);
-	assert_true(jobstate_restart_delay(&next, 0, 60, 0) == 0);
+	last = -1;
+	assert_true(jobstate_restart_delay(&last, 0, 60, 0) == 0);
+	assert_true(jobstate_restart_delay(&last, 0, 60, 0) == 0);
 }
 
 int
