@@ -35,6 +35,8 @@ import tempfile
 import threading
 import time
 
+import benchutil
+
 MIB = 1 << 20
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -79,20 +81,8 @@ class Procd:
         self.killed_rss = None
         self.seen_hwm = 0           # the largest VmHWM the watchdog read
         self.done = threading.Event()
-        deadline = time.monotonic() + 10
-        while True:
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                s.connect(self.sock_path)
-                break
-            except OSError:
-                if self.proc.poll() is not None or \
-                        time.monotonic() > deadline:
-                    raise RuntimeError("procd did not start: %s"
-                                       % self.tail_log())
-                time.sleep(0.01)
-            finally:
-                s.close()
+        if not benchutil.wait_for_socket(self.sock_path, self.proc):
+            raise RuntimeError("procd did not start: %s" % self.tail_log())
         self.watch = threading.Thread(target=self.watchdog, daemon=True)
         self.watch.start()
 

@@ -23,6 +23,8 @@ import subprocess
 import sys
 import time
 
+import benchutil
+
 
 def note(msg):
     print("peers: " + msg, file=sys.stderr, flush=True)
@@ -441,15 +443,7 @@ def procbench_spawn(procbench, procd, spawnbase):
 # --- main --------------------------------------------------------------
 
 def machine():
-    model = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    model = benchutil.cpu_model()
     return "%d cpus (%s), Linux %s" % (os.cpu_count(), model,
                                        platform.release())
 

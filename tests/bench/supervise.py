@@ -59,6 +59,8 @@ import sys
 import tempfile
 import time
 
+import benchutil
+
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -157,21 +159,9 @@ class Procd:
             stderr=self.log, start_new_session=True,
             preexec_fn=die_with_parent(signal.SIGTERM))
         self.pid = self.proc.pid
-        deadline = time.monotonic() + 10
-        while True:
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                s.connect(self.sock_path)
-                break
-            except OSError:
-                if self.proc.poll() is not None or \
-                        time.monotonic() > deadline:
-                    self.stop()
-                    raise Failed("procd did not start: %s"
-                                 % self.tail_log())
-                time.sleep(0.01)
-            finally:
-                s.close()
+        if not benchutil.wait_for_socket(self.sock_path, self.proc):
+            self.stop()
+            raise Failed("procd did not start: %s" % self.tail_log())
 
     def cpu(self):
         v = proc_cpu(self.pid)
@@ -984,15 +974,7 @@ class Table:
 # --- main ----------------------------------------------------------------
 
 def describe(args):
-    model = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    model = benchutil.cpu_model()
     try:
         version = subprocess.run([args.procd, "--version"],
                                  capture_output=True, text=True,
