@@ -245,11 +245,23 @@ job_kill_all(struct job *job, int signo)
 	return (0);
 }
 
+static void	job_kill_timer(int, short, void *);
+
+/* A tree's next look (and SIGKILL) JOB_TREE_RECHECK_SEC from now. */
+static void
+job_tree_recheck(struct job *job)
+{
+	struct timeval	tv = { JOB_TREE_RECHECK_SEC, 0 };
+
+	if (job->kill_timer == NULL)
+		job->kill_timer = evtimer_new(procd_base, job_kill_timer, job);
+	evtimer_add(job->kill_timer, &tv);
+}
+
 static void
 job_kill_timer(int fd, short events, void *arg)
 {
 	struct job	*job = arg;
-	struct timeval	 tv = { JOB_TREE_RECHECK_SEC, 0 };
 
 	log_debug("job %lld (%s): stop_timeout passed, SIGKILL", job->id,
 	    job->name);
@@ -265,7 +277,7 @@ job_kill_timer(int fd, short events, void *arg)
 	if (job->cg_waiting && cgroup_populated(job) == 0)
 		job_tree_empty(job);
 	else
-		evtimer_add(job->kill_timer, &tv);
+		job_tree_recheck(job);
 }
 
 /* SIGTERM now and SIGKILL after stop_timeout, unless a deadline runs. */
@@ -426,6 +438,9 @@ job_reaped(struct job *job, int status, const struct rusage *ru)
 		job->cg_waiting = 1;
 		if (!(job->flags & JOB_KILLED))
 			job_terminate(job);
+		else if (job->kill_timer == NULL ||
+		    !evtimer_pending(job->kill_timer, NULL))
+			job_tree_recheck(job);
 		job_transition(job, JOB_EVENT_EXIT, JOBSTATE_LEFTOVERS);
 	} else {
 		if (job->kill_timer != NULL)
