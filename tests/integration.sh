@@ -4,4 +4,4 @@
 : "${srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 : "${PYTHON:=python3}"
 cd "$srcdir/tests/integration" || exit 99
-exec $PYTHON -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-} .
+exec $PYTHON -m pytest -q -rs -p no:cacheprovider ${PYTEST_ARGS:-} .
