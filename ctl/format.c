@@ -150,26 +150,19 @@ format_span(time_t age, char *buf, size_t len)
 		snprintf(buf, len, "%lldd", (long long)age / 86400);
 }
 
-/* How long ago s was, as format_span has it; empty if unknown. */
+/*
+ * How long ago s was (ago 1), or how long until it is (ago 0, for
+ * restart_at), as format_span has it; empty if unknown.
+ */
 static void
-format_age(const char *s, char *buf, size_t len)
+format_age(const char *s, int ago, char *buf, size_t len)
 {
 	time_t	then;
 
 	*buf = '\0';
 	if ((then = format_parse_time(s)) != -1)
-		format_span(time(NULL) - then, buf, len);
-}
-
-/* How long until s (restart_at), the same way; empty if unknown. */
-static void
-format_until(const char *s, char *buf, size_t len)
-{
-	time_t	then;
-
-	*buf = '\0';
-	if ((then = format_parse_time(s)) != -1)
-		format_span(then - time(NULL), buf, len);
+		format_span(ago ? time(NULL) - then : then - time(NULL), buf,
+		    len);
 }
 
 /* The current time as procd writes times: 2026-11-26T21:45:54.123Z. */
@@ -257,6 +250,7 @@ static char *
 format_special(const char *key, const json_t *v)
 {
 	char	*s, buf[64], name[64];
+	int	 ago;
 
 	if (strcmp(key, PROTO_F_EXITCODE) == 0 && json_is_integer(v) &&
 	    json_integer_value(v) < 0) {
@@ -267,19 +261,15 @@ format_special(const char *key, const json_t *v)
 		    name);
 		return (s);
 	}
-	if ((strcmp(key, PROTO_F_STARTED_AT) == 0 ||
-	    strcmp(key, PROTO_F_EXITED_AT) == 0) && json_is_string(v)) {
-		format_age(json_string_value(v), buf, sizeof buf);
+	ago = strcmp(key, PROTO_F_STARTED_AT) == 0 ||
+	    strcmp(key, PROTO_F_EXITED_AT) == 0;
+	if ((ago || strcmp(key, PROTO_F_RESTART_AT) == 0) &&
+	    json_is_string(v)) {
+		format_age(json_string_value(v), ago, buf, sizeof buf);
 		if (*buf == '\0')
 			return (NULL);
-		xasprintf(&s, "%s (%s ago)", json_string_value(v), buf);
-		return (s);
-	}
-	if (strcmp(key, PROTO_F_RESTART_AT) == 0 && json_is_string(v)) {
-		format_until(json_string_value(v), buf, sizeof buf);
-		if (*buf == '\0')
-			return (NULL);
-		xasprintf(&s, "%s (in %s)", json_string_value(v), buf);
+		xasprintf(&s, ago ? "%s (%s ago)" : "%s (in %s)",
+		    json_string_value(v), buf);
 		return (s);
 	}
 	if (strcmp(key, PROTO_F_USAGE) == 0 && json_is_object(v))
@@ -529,7 +519,7 @@ format_row(const json_t *job, char **cells)
 	cells[8] = format_cell_int(job, PROTO_F_PARENT);
 	cells[9] = xstrdup(json_is_true(json_object_get(job,
 	    PROTO_F_DAEMON)) ? "yes" : "no");
-	format_age(format_str(job, PROTO_F_STARTED_AT), buf, sizeof buf);
+	format_age(format_str(job, PROTO_F_STARTED_AT), 1, buf, sizeof buf);
 	cells[10] = xstrdup(buf);
 	cells[11] = format_words(json_object_get(job, PROTO_F_ARGV));
 }

@@ -556,7 +556,7 @@ cgroup_find_pid(pid_t pid)
 	long long	 id;
 	FILE		*f;
 
-	if (!cgroup_ok)
+	if (!cgroup_ok || HASH_CNT(hh_cg, cgroup_by_wd) == 0)
 		return (NULL);
 	snprintf(path, sizeof path, "/proc/%ld/cgroup", (long)pid);
 	if ((f = fopen(path, "re")) == NULL)

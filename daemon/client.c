@@ -97,24 +97,15 @@ client_pump(int fd, short events, void *arg)
 void
 client_turn_begin(void)
 {
-	clock_gettime(CLOCK_MONOTONIC, &client_turn_end);
-	client_turn_end.tv_nsec += CLIENT_TURN_NSEC;
-	if (client_turn_end.tv_nsec >= 1000000000L) {
-		client_turn_end.tv_sec++;
-		client_turn_end.tv_nsec -= 1000000000L;
-	}
+	time_from_now(CLOCK_MONOTONIC, CLIENT_TURN_NSEC / 1e9,
+	    &client_turn_end);
 }
 
 /* Has the current client used up its turn? */
 int
 client_turn_over(void)
 {
-	struct timespec	now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec > client_turn_end.tv_sec ||
-	    (now.tv_sec == client_turn_end.tv_sec &&
-	    now.tv_nsec >= client_turn_end.tv_nsec));
+	return (time_since(CLOCK_MONOTONIC, &client_turn_end) >= 0);
 }
 
 /* Leaves the rest of c's input for its next turn. */

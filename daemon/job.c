@@ -369,17 +369,6 @@ job_signal(struct job *job, int signo, int group)
 	return (0);
 }
 
-/* Seconds the last process ran, up to now. */
-static double
-job_ran_seconds(const struct job *job)
-{
-	struct timespec	now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return ((now.tv_sec - job->started_mono.tv_sec) +
-	    (now.tv_nsec - job->started_mono.tv_nsec) / 1e9);
-}
-
 /*
  * The process is gone and, for a tree, so is everything it started: the
  * policy decides between a restart and the end (waiting or exited).
@@ -394,7 +383,9 @@ job_exit_settled(struct job *job, enum job_event event)
 	if (jobstate_restart_wanted(job->restart_policy, job->exitcode,
 	    (job->flags & JOB_STOP_ASKED) || procd_stopping, job->restarts,
 	    job->restart_limit)) {
-		restart_schedule(job, job_ran_seconds(job));
+		/* How long the last process ran. */
+		restart_schedule(job, time_since(CLOCK_MONOTONIC,
+		    &job->started_mono));
 		cond |= JOBSTATE_RESTART;
 		/* No process is ready; the next must say so again. */
 		if (job->notify)

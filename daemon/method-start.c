@@ -174,7 +174,7 @@ method_start_spawn(struct job *job, int *code, char **cause, json_t **data)
 
 	*code = PROTO_SPAWN_FAILED;
 	if (!job->tree || cgroup_job_create(job) == 0)
-		return (spawn_job(job, job->env, &job->creds, cause, data));
+		return (spawn_job(job, cause, data));
 	error = errno;
 	*data = NULL;
 	if (!cgroup_available(&why)) {

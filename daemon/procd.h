@@ -83,6 +83,8 @@ int		 xasprintf(char **, const char *, ...)
 		     __attribute__((format(printf, 2, 3)));
 void		 xfree_strv(char **);
 char		*time_rfc3339(const struct timespec *, char *, size_t);
+void		 time_from_now(clockid_t, double, struct timespec *);
+double		 time_since(clockid_t, const struct timespec *);
 
 /* listen.c */
 void		 listen_init(const char *, int);
@@ -515,8 +517,7 @@ const char	*spawn_child_step_name(int);
 /* spawn.c */
 void		 spawn_init(void);
 void		 spawn_free(void);
-pid_t		 spawn_job(struct job *, const json_t *,
-		     const struct user_creds *, char **, json_t **);
+pid_t		 spawn_job(struct job *, char **, json_t **);
 
 /* restart.c: restart schedules, and restarts spawned a turn at a time */
 void		 restart_init(void);

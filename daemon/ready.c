@@ -156,21 +156,23 @@ ready_parse(const char *buf, size_t n, struct ready_msg *m)
 	return (0);
 }
 
-/* The job a process belongs to, for a datagram it sent; NULL if none. */
+/*
+ * The job a process belongs to, for a datagram it sent; NULL if none.
+ * Its main process, alive or not yet reaped (the pid is still its), or a
+ * process of its group; only then the /proc read a tree job needs, for a
+ * process that left the group but not the cgroup.
+ */
 static struct job *
 ready_sender_job(pid_t pid)
 {
 	struct job	*job;
 	pid_t		 pgid;
 
-	/* Its main process, alive or not yet reaped: the pid is still its. */
 	if ((job = job_find_pid(pid)) != NULL)
 		return (job);
-	if ((job = cgroup_find_pid(pid)) != NULL)
+	if ((pgid = getpgid(pid)) > 0 && (job = job_find_pid(pgid)) != NULL)
 		return (job);
-	if ((pgid = getpgid(pid)) <= 0 || (job = job_find_pid(pgid)) == NULL)
-		return (NULL);
-	return (job->tree ? NULL : job);
+	return (cgroup_find_pid(pid));
 }
 
 /* Answers the start requests waiting for job to be ready. */
@@ -314,6 +316,19 @@ ready_read(int fd, short events, void *arg)
 	}
 }
 
+/* Fails the starts still waiting for job: -32005, the job as data. */
+static void
+ready_fail_waiters(struct job *job, const char *why)
+{
+	struct request	*req;
+	json_t		*data;
+
+	while ((req = TAILQ_FIRST(&job->ready_waiters)) != NULL) {
+		data = json_loads(job_text(job, NULL), 0, NULL);
+		request_error_data(req, PROTO_SPAWN_FAILED, data, "%s", why);
+	}
+}
+
 /*
  * ready_timeout passed: the job is stopped, whether or not the client
  * that started it is still there to be told.
@@ -322,18 +337,12 @@ static void
 ready_timeout(int fd, short events, void *arg)
 {
 	struct job	*job = arg;
-	struct request	*req;
-	json_t		*data;
 
 	log_info("job %lld (%s): not ready in time; terminating it", job->id,
 	    job->name);
 	/* Its stopping event can cut clients off, freeing their starts. */
 	job_stop(job, SIGTERM);
-	while ((req = TAILQ_FIRST(&job->ready_waiters)) != NULL) {
-		data = json_loads(job_text(job, NULL), 0, NULL);
-		request_error_data(req, PROTO_SPAWN_FAILED, data,
-		    "not ready in time");
-	}
+	ready_fail_waiters(job, "not ready in time");
 }
 
 /*
@@ -360,15 +369,8 @@ ready_wait(struct request *req, struct job *job, double timeout)
 void
 ready_exited(struct job *job)
 {
-	struct request	*req;
-	json_t		*data;
-
 	/* The wait is over, with this first process. */
 	if (job->ready_timer != NULL)
 		evtimer_del(job->ready_timer);
-	while ((req = TAILQ_FIRST(&job->ready_waiters)) != NULL) {
-		data = json_loads(job_text(job, NULL), 0, NULL);
-		request_error_data(req, PROTO_SPAWN_FAILED, data,
-		    "exited before it was ready");
-	}
+	ready_fail_waiters(job, "exited before it was ready");
 }

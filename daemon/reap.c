@@ -4,7 +4,7 @@
  * children too; SIGCHLD deliveries merge, so each one reaps until nothing
  * is left. This is the only place that waits, so a pid procd still holds
  * is never one that was reused. A thousand exits at once are reaped a
- * turn (REAP_TURN_USEC) at a time, with every client polled in between.
+ * turn (REAP_TURN_SEC) at a time, with every client polled in between.
  */
 
 #include "config.h"
@@ -14,24 +14,13 @@
 
 #include <errno.h>
 #include <signal.h>
-#include <time.h>
 
 #include "procd.h"
 
-#define REAP_TURN_USEC	1000
+#define REAP_TURN_SEC	0.001
 
 static struct event	*reap_event;
 static struct event	*reap_more;	/* the next turn */
-
-static int
-reap_turn_over(const struct timespec *t0)
-{
-	struct timespec	now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return ((now.tv_sec - t0->tv_sec) * 1000000L +
-	    (now.tv_nsec - t0->tv_nsec) / 1000 >= REAP_TURN_USEC);
-}
 
 static void
 reap_all(int sig, short events, void *arg)
@@ -45,7 +34,7 @@ reap_all(int sig, short events, void *arg)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		if (reap_turn_over(&t0)) {
+		if (time_since(CLOCK_MONOTONIC, &t0) >= REAP_TURN_SEC) {
 			evtimer_add(reap_more, &next);
 			return;
 		}

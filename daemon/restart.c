@@ -2,7 +2,7 @@
 /*
  * Restarts. A job whose exit the policy restarts (jobstate.c) waits out
  * its delay on a timer of its own; then it joins the due queue, and the
- * queue is spawned a turn at a time, RESTART_TURN_USEC at most, with the
+ * queue is spawned a turn at a time, RESTART_TURN_SEC at most, with the
  * loop polling every client between turns. A thousand jobs that exit at
  * once with restart_delay 0 so make another client's request wait about
  * a turn, not the second it takes to spawn them all.
@@ -16,7 +16,7 @@
 
 #include "procd.h"
 
-#define RESTART_TURN_USEC	1000
+#define RESTART_TURN_SEC	0.001
 
 static TAILQ_HEAD(, job) restart_queue = TAILQ_HEAD_INITIALIZER(restart_queue);
 static struct event	*restart_runner;
@@ -66,20 +66,12 @@ restart_timer_fired(int fd, short events, void *arg)
 void
 restart_schedule(struct job *job, double ran)
 {
-	struct timespec	now;
 	struct timeval	tv;
 	double		delay;
 
 	delay = jobstate_restart_delay(&job->restart_last_delay,
 	    job->restart_delay, job->restart_max_delay, ran);
-	clock_gettime(CLOCK_REALTIME, &now);
-	job->restart_at.tv_sec = now.tv_sec + (time_t)delay;
-	job->restart_at.tv_nsec = now.tv_nsec +
-	    (long)((delay - (time_t)delay) * 1e9);
-	if (job->restart_at.tv_nsec >= 1000000000L) {
-		job->restart_at.tv_sec++;
-		job->restart_at.tv_nsec -= 1000000000L;
-	}
+	time_from_now(CLOCK_REALTIME, delay, &job->restart_at);
 	if (job->restart_timer == NULL)
 		job->restart_timer = evtimer_new(procd_base,
 		    restart_timer_fired, job);
@@ -115,9 +107,7 @@ restart_spawn(struct job *job)
 	job->restarts++;
 	/* What the last process's pipes still hold, before new ones. */
 	output_drain(job);
-	if (job->out_grace != NULL)
-		evtimer_del(job->out_grace);
-	pid = spawn_job(job, job->env, &job->creds, &cause, &data);
+	pid = spawn_job(job, &cause, &data);
 	if (pid == -1) {
 		json_decref(data);
 		job_respawn_failed(job, cause);
@@ -125,16 +115,6 @@ restart_spawn(struct job *job)
 		return;
 	}
 	job_respawned(job, pid);
-}
-
-static long
-restart_usec_since(const struct timespec *t0)
-{
-	struct timespec	now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return ((now.tv_sec - t0->tv_sec) * 1000000L +
-	    (now.tv_nsec - t0->tv_nsec) / 1000);
 }
 
 static void
@@ -145,7 +125,7 @@ restart_run(int fd, short events, void *arg)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while ((job = TAILQ_FIRST(&restart_queue)) != NULL) {
-		if (restart_usec_since(&t0) >= RESTART_TURN_USEC) {
+		if (time_since(CLOCK_MONOTONIC, &t0) >= RESTART_TURN_SEC) {
 			restart_next_turn();
 			return;
 		}

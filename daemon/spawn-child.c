@@ -290,28 +290,25 @@ static pid_t
 spawn_child_clone(struct spawn_child *sc)
 {
 	pid_t	pid;
+	int	error;
 
 	sc->cgroup_procs = -1;
-	if (sc->cgroup_fd != -1) {
-		pid = sc->cgroup_no_clone3 ? -1 : spawn_child_clone3(sc);
-		if (sc->cgroup_no_clone3)
-			errno = ENOSYS;
+	if (sc->cgroup_fd != -1 && !sc->cgroup_no_clone3) {
+		pid = spawn_child_clone3(sc);
+		/* Anything but "this kernel cannot" is the spawn's result. */
 		if (pid != -1 || (errno != ENOSYS && errno != EINVAL &&
 		    errno != E2BIG && errno != EPERM))
 			return (pid);
-		sc->cgroup_procs = openat(sc->cgroup_fd, "cgroup.procs",
-		    O_WRONLY | O_CLOEXEC);
-		if (sc->cgroup_procs == -1)
-			return (-1);
 	}
+	if (sc->cgroup_fd != -1 && (sc->cgroup_procs = openat(sc->cgroup_fd,
+	    "cgroup.procs", O_WRONLY | O_CLOEXEC)) == -1)
+		return (-1);
 	pid = clone(spawn_child_main, (char *)spawn_child_stack +
 	    SPAWN_CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, sc);
-	if (sc->cgroup_procs != -1) {
-		int	error = errno;
-
+	error = errno;
+	if (sc->cgroup_procs != -1)
 		close(sc->cgroup_procs);
-		errno = error;
-	}
+	errno = error;
 	return (pid);
 }
 

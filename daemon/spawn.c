@@ -222,12 +222,12 @@ spawn_failed(int error, const char *what, const char *path, char **cause,
 }
 
 /*
- * Spawns the worker for job with env applied. Returns its pid, or -1 with
+ * Spawns the worker for job, with the env and credentials it keeps for
+ * its restarts too. Returns its pid, or -1 with
  * *cause (the strerror text) and *data set.
  */
 pid_t
-spawn_job(struct job *job, const json_t *env, const struct user_creds *cr,
-    char **cause, json_t **data)
+spawn_job(struct job *job, char **cause, json_t **data)
 {
 	struct spawn_child	 sc;
 	const char		*argv0;
@@ -243,7 +243,7 @@ spawn_job(struct job *job, const json_t *env, const struct user_creds *cr,
 		    i));
 	argv0 = argv[0];
 	/* A root procd's workers get their owner's variables. */
-	envp = spawn_env(env, user_procd_is_root() ? job->owner : NULL,
+	envp = spawn_env(job->env, user_procd_is_root() ? job->owner : NULL,
 	    job->notify ? ready_socket_env() : NULL, &owned);
 	if (strchr(argv0, '/') != NULL)
 		path = xstrdup(argv0);
@@ -260,7 +260,7 @@ spawn_job(struct job *job, const json_t *env, const struct user_creds *cr,
 	sc.argv = argv;
 	sc.envp = envp;
 	sc.cwd = job->cwd;
-	sc.creds = cr;
+	sc.creds = &job->creds;
 	sc.nofile = procd_nofile;
 	sc.cgroup_fd = -1;
 	if (job->tree) {

@@ -80,6 +80,30 @@ xfree_strv(char **v)
 	free(v);
 }
 
+/* The time seconds from now on clock, into *ts. */
+void
+time_from_now(clockid_t clock, double seconds, struct timespec *ts)
+{
+	clock_gettime(clock, ts);
+	ts->tv_sec += (time_t)seconds;
+	ts->tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Seconds on clock since *ts (negative before it). */
+double
+time_since(clockid_t clock, const struct timespec *ts)
+{
+	struct timespec	now;
+
+	clock_gettime(clock, &now);
+	return ((double)(now.tv_sec - ts->tv_sec) +
+	    (now.tv_nsec - ts->tv_nsec) / 1e9);
+}
+
 /* Formats ts as RFC 3339 UTC with milliseconds into buf. */
 char *
 time_rfc3339(const struct timespec *ts, char *buf, size_t len)

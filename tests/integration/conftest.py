@@ -13,6 +13,9 @@ import pytest
 PROCD = os.environ.get("PROCD", os.path.abspath("daemon/procd"))
 PROCCTL = os.environ.get("PROCCTL", os.path.abspath("ctl/procctl"))
 UNITDIR = os.environ.get("UNITDIR", os.path.abspath("units"))
+NOTIFY_WORKER = os.environ.get("NOTIFY_WORKER") or os.path.abspath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers",
+                 "notify-worker"))
 
 
 def _procd_sanitized():
@@ -320,19 +323,58 @@ def lc_status(conn, job):
     return conn.call("status", {"job": job})
 
 
+def lc_wait_job(conn, job, pred, what, timeout=10.0):
+    """Poll status until pred(job object); returns it. what names the
+    awaited change for the failure message."""
+    box = {}
+
+    def ok():
+        box["j"] = lc_status(conn, job)
+        return pred(box["j"])
+    try:
+        wait_until(ok, timeout)
+    except TimeoutError:
+        raise AssertionError("job %r: never %s: %r" % (job, what, box.get("j")))
+    return box["j"]
+
+
 def lc_wait_state(conn, job, state, timeout=10.0):
     """Wait until the job is in state; returns the job object."""
     states = (state,) if isinstance(state, str) else tuple(state)
-    box = {}
+    return lc_wait_job(conn, job, lambda j: j["state"] in states,
+                       "reached %r" % (states,), timeout)
 
-    def pred():
-        box["j"] = lc_status(conn, job)
-        return box["j"]["state"] in states
-    try:
-        wait_until(pred, timeout)
-    except TimeoutError:
-        raise AssertionError("job %r never reached %r: %r" % (job, states, box.get("j")))
-    return box["j"]
+
+def lc_notify_argv(*args):
+    """argv of the sd_notify worker (tests/helpers/notify-worker)."""
+    assert os.access(NOTIFY_WORKER, os.X_OK), \
+        "the notify worker %s is not built (set NOTIFY_WORKER)" % NOTIFY_WORKER
+    return [NOTIFY_WORKER] + [str(a) for a in args]
+
+
+class LcProcs:
+    """Processes a test noted, with their start times, so that survivors
+    can be killed afterwards without hitting a reused pid."""
+
+    def __init__(self):
+        self.seen = {}
+
+    def add(self, pid):
+        self.seen[pid] = proc_start_time(pid)
+        return pid
+
+    def lives(self, pid):
+        return pid_alive(pid) and proc_start_time(pid) == self.seen.get(pid)
+
+    def alive(self):
+        return [p for p in self.seen if self.lives(p)]
+
+    def kill_survivors(self):
+        for p in self.alive():
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def lc_term_ignoring_argv(ready):

@@ -16,9 +16,9 @@ import time
 
 import pytest
 
-from conftest import (LC_PY, PROCD, Conn, lc_err, lc_join, lc_proc_stat, lc_start,
-                      lc_status, lc_write_script, pid_alive, proc_start_time,
-                      wait_for_socket, wait_until)
+from conftest import (LC_PY, LcProcs, PROCD, Conn, lc_err, lc_join, lc_proc_stat, lc_start,
+                      lc_status, lc_wait_job, lc_write_script, pid_alive,
+                      proc_start_time, wait_for_socket, wait_until)
 
 INVALID_PARAMS = -32602
 
@@ -92,34 +92,16 @@ def tree(procd):
     return procd
 
 
-class Leftovers:
-    """Processes a test makes outside procd's reach (pid and start time, so
-    a reused pid is never hit); SIGKILLed at the end if still there."""
-
-    def __init__(self):
-        self.seen = {}
-
-    def add(self, pid):
-        self.seen[pid] = proc_start_time(pid)
-        return pid
-
-    def alive(self, pid):
-        return pid_alive(pid) and proc_start_time(pid) == self.seen.get(pid)
-
-    def kill_all(self):
-        for pid in self.seen:
-            if self.alive(pid):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+class Leftovers(LcProcs):
+    """Processes a test makes outside procd's reach; SIGKILLed at the end
+    if still there."""
 
 
 @pytest.fixture
 def leftovers():
     lo = Leftovers()
     yield lo
-    lo.kill_all()
+    lo.kill_survivors()
 
 
 # --- scripts: a main process that leaves a setsid grandchild behind ---
@@ -193,23 +175,28 @@ def check_outside_group(gc, job_pid):
 
 def wait_gone(lo, pid, timeout, what):
     try:
-        wait_until(lambda: not lo.alive(pid), timeout)
+        wait_until(lambda: not lo.lives(pid), timeout)
     except TimeoutError:
         pytest.fail("%s: process %d still alive after %g s" % (what, pid, timeout))
 
 
 def wait_not_running(conn, jid, timeout=10.0):
     """Poll status until the job's state is no longer running."""
-    box = {}
+    return lc_wait_job(conn, jid, lambda j: j["state"] != "running",
+                       "left running", timeout)
 
-    def ok():
-        box["j"] = lc_status(conn, jid)
-        return box["j"]["state"] != "running"
-    try:
-        wait_until(ok, timeout)
-    except TimeoutError:
-        raise AssertionError("job %s still running: %r" % (jid, box.get("j")))
-    return box["j"]
+
+def live_tree_job(procd_factory, sub, family, leftovers):
+    """A procd (in folder sub) with a tree job whose setsid grandchild
+    lives on: (procd, connection, job, grandchild pid)."""
+    d = procd_factory(sub=sub)
+    need_cgroups(d)
+    c = d.connect()
+    argv, pidfile = family.argv("plain", "sleep")
+    j = lc_start(c, argv, kill_mode="tree")
+    gc = family.grandchild(pidfile)
+    leftovers.add(j["pid"])
+    return d, c, j, gc
 
 
 def subscribe(conn):
@@ -358,7 +345,7 @@ def test_setsid_grandchild_killed_by_terminate(tree, conn, family, leftovers):
     conn.call("terminate", {"job": j["id"]})
     done = lc_join(conn, j["id"])
     assert done["exitcode"] == -15, done
-    assert not leftovers.alive(gc), \
+    assert not leftovers.lives(gc), \
         "the job finished while its setsid grandchild %d is alive" % gc
 
 
@@ -372,7 +359,7 @@ def test_setsid_grandchild_survives_terminate_in_group_mode(procd, conn, family,
     done = lc_join(conn, j["id"])
     assert done["exitcode"] == -15, done
     time.sleep(0.3)
-    assert leftovers.alive(gc), "a group job's terminate reached a process outside its group"
+    assert leftovers.lives(gc), "a group job's terminate reached a process outside its group"
     os.kill(gc, signal.SIGKILL)
     wait_gone(leftovers, gc, 5, "the grandchild killed by the test")
 
@@ -389,7 +376,7 @@ def test_kill_on_tree_is_immediate(tree, conn, family, leftovers):
     assert done["state"] == "exited", done
     assert done["exitcode"] == -9, done
     assert took < 3.0, "kill took %.2f s" % took
-    assert not leftovers.alive(gc)
+    assert not leftovers.lives(gc)
 
 
 def test_terminate_tree_kills_term_ignoring_leftover_after_stop_timeout(
@@ -405,7 +392,7 @@ def test_terminate_tree_kills_term_ignoring_leftover_after_stop_timeout(
     took = time.monotonic() - t0
     assert done["exitcode"] == -15, "the main process's own status: %r" % done
     assert 0.3 <= took < 5.0, "the job finished %.2f s after terminate" % took
-    assert not leftovers.alive(gc)
+    assert not leftovers.lives(gc)
 
 
 def test_procd_stop_kills_tree(procd_factory, family, leftovers):
@@ -434,7 +421,7 @@ def test_teardown_stops_daemon_childs_tree(tree, conn, family, leftovers, tmp_pa
     assert done["exitcode"] == 0, done
     ch = lc_status(conn, child["id"])
     assert ch["state"] == "exited" and ch["exitcode"] == -15, ch
-    assert not leftovers.alive(gc)
+    assert not leftovers.lives(gc)
 
 
 # --- the main process exits by itself ---
@@ -458,7 +445,7 @@ def test_main_exit_stops_leftovers(tree, conn, family, leftovers):
     assert exited["_at"] - stopping["_at"] >= 0.3, \
         "the job finished %.2f s after its main process exited, while the grandchild " \
         "takes 1 s to end" % (exited["_at"] - stopping["_at"])
-    assert not leftovers.alive(gc), "the job finished with its grandchild alive"
+    assert not leftovers.lives(gc), "the job finished with its grandchild alive"
     with open(pidfile + ".term") as f:
         assert f.read().strip() == "TERM", "the grandchild did not get SIGTERM"
     s = lc_status(conn, j["id"])
@@ -473,9 +460,9 @@ def test_main_exit_stopping_state_seen_by_status(tree, conn, family, leftovers):
     assert s["state"] == "stopping", \
         "the main process exited, its grandchild takes 1 s to end: %r" % s
     assert s["exitcode"] == 3 and s["exited_at"] is not None, s
-    assert leftovers.alive(gc)
+    assert leftovers.lives(gc)
     done = lc_join(conn, j["id"])
-    assert done["exitcode"] == 3 and not leftovers.alive(gc), done
+    assert done["exitcode"] == 3 and not leftovers.lives(gc), done
 
 
 def test_main_exit_term_ignoring_leftover_killed(tree, conn, family, leftovers):
@@ -485,12 +472,12 @@ def test_main_exit_term_ignoring_leftover_killed(tree, conn, family, leftovers):
     s = wait_not_running(conn, j["id"])
     t0 = time.monotonic()
     assert s["state"] == "stopping" and s["exitcode"] == 0, s
-    assert leftovers.alive(gc)
+    assert leftovers.lives(gc)
     done = lc_join(conn, j["id"], timeout=10)
     took = time.monotonic() - t0
     assert done["exitcode"] == 0, "exitcode is the main process's: %r" % done
     assert 0.2 <= took < 5, "finished %.2f s after the main exit (stop_timeout 0.5)" % took
-    assert not leftovers.alive(gc)
+    assert not leftovers.lives(gc)
 
 
 # --- usage and the cgroup folder ---
@@ -573,7 +560,7 @@ exit 1
             n = len(gcs)
             if n >= 1:
                 # the previous run's grandchild is gone before this run starts
-                e["_prev_alive"] = leftovers.alive(gcs[n - 1])
+                e["_prev_alive"] = leftovers.lives(gcs[n - 1])
             gcs[n] = gc_of(e["job"]["pid"])
     evs = job_events_until(sc, j["id"], "exited", 30, note)
     names = [e["event"] for e in evs if e["event"] != "stopping"]
@@ -582,7 +569,7 @@ exit 1
     starts = [e for e in evs if e["event"] == "started"]
     assert starts[1]["_prev_alive"] is False, \
         "the first run's grandchild %d was alive when the next process started" % gcs[0]
-    assert not leftovers.alive(gcs[1])
+    assert not leftovers.lives(gcs[1])
     cgs = []
     for e in starts:
         with open(os.path.join(d, "cg.%d" % e["job"]["pid"])) as f:
@@ -615,7 +602,7 @@ def test_killed_procds_cgroups_cleaned_by_the_next(procd_factory, family, leftov
     # grandchild is no child of procd's and lives on in the job's cgroup
     wait_gone(leftovers, j["pid"], 5, "the worker of a killed procd")
     time.sleep(0.3)
-    assert leftovers.alive(gc), "the grandchild died with procd; nothing left to clean"
+    assert leftovers.lives(gc), "the grandchild died with procd; nothing left to clean"
     assert os.path.isdir(cg)
     d2 = procd_factory(sub="same")
     assert d2.sock == d1.sock
@@ -667,18 +654,12 @@ def test_second_procd_on_a_live_socket_leaves_its_cgroups_alone(
     """A procd started by mistake on a live procd's socket exits 1 and
     does not clean the live one's cgroups: only a dead procd's are
     cleaned."""
-    d1 = procd_factory(sub="live")
-    need_cgroups(d1)
-    c = d1.connect()
-    argv, pidfile = family.argv("plain", "sleep")
-    j = lc_start(c, argv, kill_mode="tree")
-    gc = family.grandchild(pidfile)
-    leftovers.add(j["pid"])
+    d1, c, j, gc = live_tree_job(procd_factory, "live", family, leftovers)
     d2 = procd_factory(sub="live", wait=False)
     assert d2.proc.wait(10) == 1, d2.stderr_text()
     assert "left by a previous procd" not in d2.stderr_text()
     time.sleep(0.3)
-    assert leftovers.alive(gc), "the live procd's tree job lost a process"
+    assert leftovers.lives(gc), "the live procd's tree job lost a process"
     assert pid_alive(j["pid"])
     assert lc_status(c, j["id"])["state"] == "running"
     c.call("kill", {"job": j["id"]})
@@ -710,7 +691,7 @@ def test_signal_group_reaches_tree_leftovers(tree, conn, family, leftovers):
     gc = family.grandchild(pidfile)
     st = wait_not_running(conn, j["id"])
     assert st["state"] == "stopping" and st["exitcode"] == 0, st
-    assert leftovers.alive(gc)
+    assert leftovers.lives(gc)
     conn.call("signal", {"job": j["id"], "signal": "KILL", "group": True})
     wait_gone(leftovers, gc, 5, "signal KILL with group")
     done = lc_join(conn, j["id"], timeout=10)
@@ -722,13 +703,7 @@ def test_second_procd_after_socket_removed_leaves_cgroups_alone(
     """A live procd whose socket file was removed still holds its cgroup
     subtree: a procd started on the same path neither cleans it nor
     offers tree jobs, and says why."""
-    d1 = procd_factory(sub="gone")
-    need_cgroups(d1)
-    c = d1.connect()
-    argv, pidfile = family.argv("plain", "sleep")
-    j = lc_start(c, argv, kill_mode="tree")
-    gc = family.grandchild(pidfile)
-    leftovers.add(j["pid"])
+    d1, c, j, gc = live_tree_job(procd_factory, "gone", family, leftovers)
     os.unlink(d1.sock)
     d2 = procd_factory(sub="gone")
     c2 = d2.connect()
@@ -736,7 +711,7 @@ def test_second_procd_after_socket_removed_leaves_cgroups_alone(
     e = lc_err(c2, "start", {"argv": ["true"], "kill_mode": "tree"})
     assert e["code"] == INVALID_PARAMS and "another procd" in e["message"], e
     time.sleep(0.3)
-    assert leftovers.alive(gc) and pid_alive(j["pid"])
+    assert leftovers.lives(gc) and pid_alive(j["pid"])
     assert lc_status(c, j["id"])["state"] == "running"
     c.call("kill", {"job": j["id"]})
     lc_join(c, j["id"])

@@ -15,11 +15,9 @@ import time
 
 import pytest
 
-from conftest import (LC_PY, lc_err, lc_join, lc_proc_environ, lc_start, lc_status,
+from conftest import (LC_PY, NOTIFY_WORKER, lc_err, lc_join, lc_notify_argv,
+                      lc_proc_environ, lc_start, lc_status, lc_wait_job,
                       lc_wait_state, pid_alive, wait_until)
-
-NOTIFY_WORKER = os.environ.get("NOTIFY_WORKER") or os.path.abspath(
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers", "notify-worker"))
 
 INVALID_PARAMS = -32602
 SPAWN_FAILED = -32005
@@ -73,15 +71,8 @@ def hexarg(data):
     return "hex:" + data.hex()
 
 
-def nw(*args):
-    """argv of the sd_notify worker (tests/helpers/notify-worker)."""
-    return [NOTIFY_WORKER] + list(args)
+nw = lc_notify_argv
 
-
-@pytest.fixture(autouse=True)
-def _worker_built():
-    assert os.access(NOTIFY_WORKER, os.X_OK), \
-        "the notify worker %s is not built (set NOTIFY_WORKER)" % NOTIFY_WORKER
 
 
 def notify_address(pid):
@@ -110,18 +101,8 @@ def start_err(conn, params, timeout=30.0):
     return lc_err(conn, "start", params, timeout)
 
 
-def wait_job(conn, jid, pred, what, timeout=10.0):
-    """Poll status until pred(job); returns the job object."""
-    box = {}
+wait_job = lc_wait_job
 
-    def ok():
-        box["j"] = lc_status(conn, jid)
-        return pred(box["j"])
-    try:
-        wait_until(ok, timeout)
-    except TimeoutError:
-        raise AssertionError("job %s: %s never happened; last seen %r" % (jid, what, box.get("j")))
-    return box["j"]
 
 
 def wait_status_text(conn, jid, text, timeout=10.0):

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import (LC_PY, lc_err, lc_join, lc_start, lc_write_script, lg_records,
+from conftest import (LC_PY, LcProcs, lc_err, lc_join, lc_start, lc_write_script, lg_records,
                       proc_start_time,
                       lg_text, pid_alive, wait_until)
 
@@ -20,27 +20,13 @@ SLEEP = ["sleep", "1000"]
 
 
 
-class Workers:
-    """Worker pids noted with their start times, so that survivors can be
-    killed afterwards without hitting a reused pid."""
-
-    def __init__(self):
-        self.seen = {}
+class Workers(LcProcs):
+    """Worker pids, each still running when noted."""
 
     def add(self, pid):
-        self.seen[pid] = proc_start_time(pid)
+        super().add(pid)
         assert self.seen[pid] is not None, "worker %d is already gone" % pid
         return pid
-
-    def alive(self):
-        return [p for p, t in self.seen.items() if pid_alive(p) and proc_start_time(p) == t]
-
-    def kill_survivors(self):
-        for p in self.alive():
-            try:
-                os.kill(p, signal.SIGKILL)
-            except OSError:
-                pass
 
 
 @pytest.fixture

@@ -15,26 +15,14 @@ import time
 import pytest
 
 import conftest
-from conftest import (lc_join, lc_start, lc_status, lc_wait_state, pid_alive,
-                      wait_until)
-
-NOTIFY_WORKER = os.environ.get("NOTIFY_WORKER") or os.path.abspath(
-    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "helpers", "notify-worker"))
+from conftest import (lc_join, lc_notify_argv, lc_start, lc_status,
+                      lc_wait_state, pid_alive, wait_until)
+from test_procctl import ok, show
 
 # The fields sections 10-12 add to the job object, in procd's order.
 NEW_FIELDS = ["restart", "restarts", "restart_at", "error", "ready", "status_text",
               "kill_mode"]
 QUIET = ("ready", "status_text", "error", "restart_at")
-
-
-def show(r):
-    return "rc=%s\nstdout=%r\nstderr=%r" % (r.returncode, r.stdout, r.stderr)
-
-
-def ok(d, *args, **kw):
-    r = d.ctl(*args, **kw)
-    assert r.returncode == 0, show(r)
-    return r
 
 
 def js1(d, *args, rc=0, **kw):
@@ -46,10 +34,8 @@ def js1(d, *args, rc=0, **kw):
     return json.loads(lines[0])
 
 
-def nw(*args):
-    if not os.access(NOTIFY_WORKER, os.X_OK):
-        pytest.skip("the notify worker %s is not built (set NOTIFY_WORKER)" % NOTIFY_WORKER)
-    return [NOTIFY_WORKER] + list(args)
+nw = lc_notify_argv
+
 
 
 def when(s):

@@ -19,7 +19,8 @@ import pytest
 from conftest import (LC_STATES, LC_TIME_RE, lc_check_job, lc_err, lc_join, lc_start,
                       lc_status, lc_wait_state, lc_write_script, pid_alive,
                       wait_until,
-                      lg_subscribe)
+                      lg_subscribe,
+                      lc_wait_job)
 
 RS_STATES = ("running", "stopping", "restarting", "waiting", "exited")
 RS_EVENTS = ("started", "stopping", "restarting", "waiting", "exited", "closed", "ready")
@@ -143,18 +144,8 @@ def wait_file_argv(path, code=0):
             "sh", str(path)]
 
 
-def wait_pred(conn, job, pred, what, timeout=10.0):
-    """Poll status until pred(job object); returns it."""
-    box = {}
+wait_pred = lc_wait_job
 
-    def ok():
-        box["j"] = lc_status(conn, job)
-        return pred(box["j"])
-    try:
-        wait_until(ok, timeout)
-    except TimeoutError:
-        raise AssertionError("job %r never %s: %r" % (job, what, box.get("j")))
-    return box["j"]
 
 
 def assert_no_jobs(conn):
