@@ -754,8 +754,11 @@ def test_cgroup_of_another_user_not_used(tmp_path, srv_spawn, users):
 def test_subtree_removed_under_procd(tree, conn):
     """Someone removes procd's (empty) cgroup subtree: tree is no longer
     offered, with the reason, instead of failing as a spawn error."""
-    j = lc_start(conn, ["true"], kill_mode="tree")
-    sub = os.path.dirname(cgroup_dir(proc_cgroup(j["pid"]) or "/x/y"))
+    j = lc_start(conn, ["sleep", "60"], kill_mode="tree")
+    path = proc_cgroup(j["pid"])
+    assert path, "job %d has no cgroup v2 line" % j["pid"]
+    sub = os.path.dirname(cgroup_dir(path))
+    conn.call("kill", {"job": j["id"]})
     lc_join(conn, j["id"])
     conn.call("close", {"job": j["id"]})
     wait_until(lambda: not [n for n in os.listdir(sub) if n.startswith("job-")], 5)
