@@ -442,6 +442,17 @@ commands_info(struct procctl *ctl)
 	    format_info));
 }
 
+/*
+ * The answer comes from the new image once it serves, over the same
+ * connection, so there is nothing to wait for but the reply.
+ */
+int
+commands_reexec(struct procctl *ctl)
+{
+	return (commands_print(ctl, procctl_call(ctl, "reexec", NULL),
+	    format_reexec));
+}
+
 /* call prints JSON whatever --json says: its caller speaks JSON-RPC. */
 int
 commands_call(struct procctl *ctl)

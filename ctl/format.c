@@ -41,8 +41,10 @@ static const char *const format_job_quiet[] = {
 	NULL
 };
 
+/* The image's start and the reexec count sit by procd's first start. */
 static const char *const format_info_order[] = {
-	"version", "pid", "uid", "started_at", "socket", "jobs", NULL
+	"version", "protocol", "pid", "uid", "started_at", "image_started_at",
+	"reexecs", "socket", "jobs", NULL
 };
 
 /* Prints v as one compact JSON line on stdout. */
@@ -262,7 +264,8 @@ format_special(const char *key, const json_t *v)
 		return (s);
 	}
 	ago = strcmp(key, PROTO_F_STARTED_AT) == 0 ||
-	    strcmp(key, PROTO_F_EXITED_AT) == 0;
+	    strcmp(key, PROTO_F_EXITED_AT) == 0 ||
+	    strcmp(key, "image_started_at") == 0;
 	if ((ago || strcmp(key, PROTO_F_RESTART_AT) == 0) &&
 	    json_is_string(v)) {
 		format_age(json_string_value(v), ago, buf, sizeof buf);
@@ -380,6 +383,18 @@ void
 format_info(const json_t *info)
 {
 	format_fields(info, format_info_order, NULL);
+}
+
+/* "procd replaced its image: 0.1.0 -> 0.1.1 (pid 1234)". */
+void
+format_reexec(const json_t *result)
+{
+	const char	*old = format_str(result, "previous_version");
+	const char	*new = format_str(result, "version");
+
+	printf("procd replaced its image: %s -> %s (pid %lld)\n",
+	    old != NULL ? old : "?", new != NULL ? new : "?",
+	    format_int(result, "pid", -1));
 }
 
 /* "started job 3 (web) pid 1234", and ", ready" after --wait-ready. */

@@ -197,6 +197,11 @@ static const struct procctl_command procctl_commands[] = {
 	{ "info", "",
 	  "Show procd's version, pid, socket and job counts.\n",
 	  OPT_COMMON, "", 0, 0, commands_info },
+	{ "reexec", "",
+	  "Replace procd's program with the file it was started from, in the\n"
+	  "same process: an upgrade that loses no job, connection or event.\n"
+	  "procd checks the new program first and keeps running if it fails.\n",
+	  OPT_COMMON, "", 0, 0, commands_reexec },
 	{ "call", "METHOD [JSON-PARAMS]",
 	  "Send one raw request and print its result as JSON.\n",
 	  OPT_COMMON, "METHOD", 2, 0, commands_call },

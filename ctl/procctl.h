@@ -138,6 +138,7 @@ void		 format_stop(const json_t *, const char *, int);
 void		 format_signal(const json_t *, const char *, int);
 void		 format_list(const json_t *);
 void		 format_info(const json_t *);
+void		 format_reexec(const json_t *);
 void		 format_event(const json_t *);
 
 /* commands.c */
@@ -151,6 +152,7 @@ int		 commands_close(struct procctl *);
 int		 commands_status(struct procctl *);
 int		 commands_list(struct procctl *);
 int		 commands_info(struct procctl *);
+int		 commands_reexec(struct procctl *);
 int		 commands_call(struct procctl *);
 int		 commands_logs(struct procctl *);
 int		 commands_events(struct procctl *);

@@ -630,3 +630,55 @@ cgroup_changed(int fd, short events, void *arg)
 		}
 	}
 }
+
+void
+cgroup_handoff_get(struct cgroup_handoff *ch)
+{
+	ch->ok = cgroup_ok;
+	ch->why = cgroup_why;
+	ch->root = cgroup_root;
+	ch->rel = cgroup_rel;
+	ch->fd = cgroup_root_fd;
+	ch->have_kill = cgroup_have_kill;
+}
+
+/*
+ * Takes over the subtree (and the lock its fd holds) from a previous
+ * image: nothing in it is a dead procd's, so nothing is cleaned.
+ */
+void
+cgroup_handoff_set(const struct cgroup_handoff *ch)
+{
+	cgroup_ok = ch->ok;
+	cgroup_why = ch->why != NULL ? xstrdup(ch->why) : NULL;
+	cgroup_root = ch->root != NULL ? xstrdup(ch->root) : NULL;
+	cgroup_rel = ch->rel != NULL ? xstrdup(ch->rel) : NULL;
+	cgroup_root_fd = ch->fd;
+	cgroup_have_kill = ch->have_kill;
+	if (cgroup_root_fd == -1)
+		return;
+	if ((cgroup_inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
+		fatal("inotify_init1");
+	cgroup_event = event_new(procd_base, cgroup_inotify, EV_READ |
+	    EV_PERSIST, cgroup_changed, NULL);
+	event_add(cgroup_event, NULL);
+}
+
+/* Watches a handed-over tree job's cgroup.events again. */
+int
+cgroup_job_adopt(struct job *job)
+{
+	char	path[64];
+
+	if (cgroup_inotify == -1)
+		return (-1);
+	snprintf(path, sizeof path, "/proc/self/fd/%d/cgroup.events",
+	    job->cg_fd);
+	job->cg_wd = inotify_add_watch(cgroup_inotify, path, IN_MODIFY);
+	if (job->cg_wd == -1) {
+		log_warn("job %lld: inotify_add_watch", job->id);
+		return (-1);
+	}
+	HASH_ADD(hh_cg, cgroup_by_wd, cg_wd, sizeof job->cg_wd, job);
+	return (0);
+}

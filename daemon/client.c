@@ -121,8 +121,9 @@ client_yield(struct client *c)
 }
 
 /* Serves a new connection; takes groups (malloc'd, the peer's). */
-void
-client_accept(int fd, const struct ucred *uc, gid_t *groups, size_t ngroups)
+static struct client *
+client_new(int fd, const struct ucred *uc, gid_t *groups, size_t ngroups,
+    u_int id)
 {
 	struct client	*c;
 
@@ -130,7 +131,7 @@ client_accept(int fd, const struct ucred *uc, gid_t *groups, size_t ngroups)
 		client_reaper = event_new(procd_base, -1, 0, client_reap,
 		    NULL);
 	c = xcalloc(1, sizeof *c);
-	c->id = client_next_id++;
+	c->id = id;
 	c->uid = uc->uid;
 	c->gid = uc->gid;
 	c->pid = uc->pid;
@@ -149,17 +150,22 @@ client_accept(int fd, const struct ucred *uc, gid_t *groups, size_t ngroups)
 	bufferevent_set_max_single_read(c->bev, CLIENT_READ_CHUNK);
 	/* libevent's default (16 KiB a turn) is slower than a worker writes. */
 	bufferevent_set_max_single_write(c->bev, CLIENT_WRITE_CHUNK);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	TAILQ_INSERT_TAIL(&clients, c, entry);
 	clients_count++;
+	return (c);
+}
+
+void
+client_accept(int fd, const struct ucred *uc, gid_t *groups, size_t ngroups)
+{
+	struct client	*c;
+
+	c = client_new(fd, uc, groups, ngroups, client_next_id++);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	log_debug("client %u (uid %u pid %ld): connected", c->id,
 	    (unsigned)c->uid, (long)c->pid);
 }
 
-/*
- * Answers a connection procd will not serve with one error (id null) and
- * closes it. The socket is new, so the short line fits its buffer.
- */
 void
 client_refuse(int fd, int code, const char *message)
 {
@@ -418,11 +424,17 @@ client_read_lines(struct client *c, struct evbuffer *in)
 		return;
 	}
 	max = procd_config.max_request;
+	if (c->flags & CLIENT_HOLD)
+		return;
 	if (c->batch != NULL && request_batch_resume(c)) {
-		client_yield(c);
+		if (!(c->flags & CLIENT_HOLD))
+			client_yield(c);
 		return;
 	}
 	while (!(c->flags & (CLIENT_DEAD | CLIENT_CLOSING))) {
+		/* Lines after a reexec are the new image's, in order. */
+		if (handoff_pending || (c->flags & CLIENT_HOLD))
+			return;
 		if (c->batch != NULL || (lines++ > 0 && client_turn_over())) {
 			client_yield(c);
 			return;
@@ -458,8 +470,8 @@ client_read_lines(struct client *c, struct evbuffer *in)
  * Writes the answers at once rather than on the next loop turn: a client
  * waiting for one answer gets it sooner, for two fewer epoll calls.
  */
-static void
-client_write_now(struct client *c)
+void
+client_flush(struct client *c)
 {
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
 	int		 n;
@@ -488,7 +500,7 @@ client_read(struct bufferevent *bev, void *arg)
 	client_turn_begin();
 	client_read_lines(c, bufferevent_get_input(bev));
 	if (!(c->flags & CLIENT_DEAD))
-		client_write_now(c);
+		client_flush(c);
 }
 
 /* c's next turn: the rest of its batch and lines, then reading again. */
@@ -504,7 +516,7 @@ client_resume(int fd, short events, void *arg)
 		return;
 	if (!(c->flags & (CLIENT_BUSY | CLIENT_EOF | CLIENT_CLOSING)))
 		bufferevent_enable(c->bev, EV_READ);
-	client_write_now(c);
+	client_flush(c);
 	client_maybe_finish(c);
 }
 
@@ -609,4 +621,109 @@ client_free_all(void)
 	if (client_reaper != NULL)
 		event_free(client_reaper);
 	client_reaper = NULL;
+}
+
+/*
+ * c sent a reexec: what it sent after it (the rest of its batch, its next
+ * lines) waits for the new image, so runs after the switch, in order.
+ * It is not read meanwhile: the kernel holds what comes.
+ */
+void
+client_hold(struct client *c)
+{
+	c->flags |= CLIENT_HOLD;
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+/*
+ * Before a reexec: logs answers being built are finished now, so that
+ * what is handed over waits only on the outside world (a job, a timeout,
+ * the peer). A batch half run is handed over as it is.
+ */
+void
+client_quiesce(struct client *c)
+{
+	struct request	*req;
+
+again:
+	TAILQ_FOREACH(req, &c->requests, client_entry) {
+		if (req->reply != NULL) {
+			logreply_complete(req);
+			if (c->flags & CLIENT_DEAD)
+				return;
+			goto again;
+		}
+	}
+}
+
+u_int
+client_next_id_get(void)
+{
+	return (client_next_id);
+}
+
+void
+client_next_id_set(u_int id)
+{
+	client_next_id = id;
+}
+
+/*
+ * A handed-over connection, as the previous image left it: identity from
+ * the kernel again, then its flags, the input not yet run and the output
+ * not yet written.
+ */
+struct client *
+client_adopt(int fd, u_int id, int flags, size_t discarded,
+    const void *in, size_t inlen, const void *out, size_t outlen)
+{
+	struct client	*c;
+	struct ucred	 uc;
+	gid_t		*groups;
+	size_t		 ngroups;
+
+	if (listen_peer(fd, &uc, &groups, &ngroups) == -1) {
+		log_warn("handed-over client %u: its credentials", id);
+		memset(&uc, 0, sizeof uc);
+		uc.uid = (uid_t)-1;
+		uc.gid = (gid_t)-1;
+	}
+	c = client_new(fd, &uc, groups, ngroups, id);
+	c->flags = flags;
+	c->discarded = discarded;
+	/* The bufferevent keeps the end of its input frozen. */
+	evbuffer_unfreeze(bufferevent_get_input(c->bev), 0);
+	if (evbuffer_add(bufferevent_get_input(c->bev), in, inlen) == -1 ||
+	    evbuffer_add(bufferevent_get_output(c->bev), out, outlen) == -1)
+		fatalx("%s: cannot restore client %u's buffers", __func__, id);
+	evbuffer_freeze(bufferevent_get_input(c->bev), 0);
+	bufferevent_enable(c->bev, EV_WRITE);
+	return (c);
+}
+
+/* Once everything is in place: c goes on from where it was. */
+void
+client_adopted(struct client *c)
+{
+	struct timeval	tv = { CLIENT_LINGER_SEC, 0 };
+
+	if (c->flags & CLIENT_DISCARD) {
+		c->linger = evtimer_new(procd_base, client_linger_passed, c);
+		evtimer_add(c->linger, &tv);
+	}
+	if (!(c->flags & (CLIENT_EOF | CLIENT_CLOSING)) ||
+	    (c->flags & CLIENT_DISCARD))
+		client_yield(c);	/* its input first, then reading */
+	event_active(c->pump, EV_TIMEOUT, 0);
+	client_maybe_finish(c);
+}
+
+/* A reexec that did not happen: what was held back for it runs now. */
+void
+client_kick(struct client *c)
+{
+	c->flags &= ~CLIENT_HOLD;
+	if (!(c->flags & (CLIENT_BUSY | CLIENT_DEAD | CLIENT_EOF |
+	    CLIENT_CLOSING)))
+		client_yield(c);
 }

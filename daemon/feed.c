@@ -240,3 +240,96 @@ feed_free(void)
 	feed_ring = NULL;
 	feed_ring_size = feed_ring_count = 0;
 }
+
+/* The names feed_emit is called with: a handed-over record must be one. */
+static const char *const feed_types[] = {
+	"started", "stopping", "restarting", "waiting", "exited", "ready",
+	"closed", NULL
+};
+
+const char *
+feed_type_known(const char *name)
+{
+	const char *const	*t;
+
+	for (t = feed_types; *t != NULL; t++) {
+		if (strcmp(*t, name) == 0)
+			return (*t);
+	}
+	return (NULL);
+}
+
+/* For the handoff: the counters, and the kept events oldest first. */
+void
+feed_handoff_get(long long *seq, long long *next_subscription)
+{
+	*seq = feed_seq;
+	*next_subscription = feed_next_subscription;
+}
+
+void
+feed_handoff_each(feed_record_cb cb, void *arg)
+{
+	const struct feed_record	*rec;
+	long long			 seq;
+
+	for (seq = feed_oldest_seq(); seq <= feed_seq && feed_ring_count > 0;
+	    seq++) {
+		rec = &feed_ring[(seq - 1) % feed_ring_size];
+		cb(rec->seq, rec->type, rec->job_id, rec->owner, rec->job, arg);
+	}
+}
+
+void
+feed_handoff_set(long long seq, long long next_subscription)
+{
+	feed_seq = seq;
+	feed_next_subscription = next_subscription;
+}
+
+/* Keeps a handed-over event, in seq order, as feed_emit kept it. */
+void
+feed_handoff_record(long long seq, const char *type, long long job_id,
+    uid_t owner, const char *job)
+{
+	struct feed_record	*slot;
+
+	if (feed_ring_size == 0)
+		return;
+	slot = &feed_ring[(seq - 1) % feed_ring_size];
+	free(slot->job);
+	slot->seq = seq;
+	slot->type = feed_type_known(type);
+	slot->job_id = job_id;
+	slot->owner = owner;
+	slot->job = xstrdup(job);
+	if (feed_ring_count < feed_ring_size)
+		feed_ring_count++;
+}
+
+void
+feed_handoff_subscriptions(struct client *c, feed_subscription_cb cb,
+    void *arg)
+{
+	const struct subscription	*sub;
+
+	TAILQ_FOREACH(sub, &c->subscriptions, client_entry)
+		cb(sub->id, sub->jobs, sub->njobs, sub->next, arg);
+}
+
+/* A handed-over subscription (taking ids), at its place in the feed. */
+void
+feed_handoff_subscribe(struct client *c, long long id, long long *ids,
+    size_t n, long long next)
+{
+	struct subscription	*sub;
+
+	sub = xcalloc(1, sizeof *sub);
+	sub->id = id;
+	sub->client = c;
+	sub->jobs = ids;
+	sub->njobs = n;
+	sub->next = next;
+	TAILQ_INSERT_TAIL(&feed_subscriptions, sub, entry);
+	TAILQ_INSERT_TAIL(&c->subscriptions, sub, client_entry);
+}

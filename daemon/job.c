@@ -670,3 +670,41 @@ job_text(struct job *job, size_t *len)
 		*len = job->textlen;
 	return (job->text);
 }
+
+/* The id the next job gets (for the handoff). */
+void
+job_set_next_id(long long id)
+{
+	job_next_id = id;
+}
+
+/*
+ * Enters a handed-over job into the table as the previous image had it:
+ * no event, nothing signalled. Its parent, if not closed, is in already
+ * (a parent's id is always the smaller). kill_left >= 0: the stop
+ * deadline (or a tree's next look) still counting.
+ */
+void
+job_adopt(struct job *job, double kill_left)
+{
+	struct timeval	tv;
+
+	HASH_ADD(hh_id, job_by_id, id, sizeof job->id, job);
+	HASH_ADD_KEYPTR(hh_name, job_by_name, job->name, strlen(job->name),
+	    job);
+	if (!(job->flags & JOB_REAPED))
+		HASH_ADD(hh_pid, job_by_pid, pid, sizeof job->pid, job);
+	TAILQ_INSERT_TAIL(&jobs, job, entry);
+	if (job->parent_id != 0 &&
+	    (job->parent = job_find_id(job->parent_id)) != NULL)
+		TAILQ_INSERT_TAIL(&job->parent->children, job, child_entry);
+	jobs_count++;
+	jobs_state_count[job->state]++;
+	job->owner->jobs++;
+	job->owner->state_count[job->state]++;
+	if (kill_left >= 0) {
+		job->kill_timer = evtimer_new(procd_base, job_kill_timer, job);
+		method_timeval(kill_left, &tv);
+		evtimer_add(job->kill_timer, &tv);
+	}
+}

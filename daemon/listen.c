@@ -23,7 +23,7 @@
 
 #include "procd.h"
 
-#define LISTEN_MAX		16
+#define LISTEN_MAX		16	/* as struct listen_handoff holds */
 #define LISTEN_BACKLOG		4096
 #define LISTEN_ACCEPT_BURST	64
 
@@ -492,4 +492,54 @@ listen_accept(int fd, short events, void *arg)
 			return;
 		}
 	}
+}
+
+/* The peer of a handed-over connection, read from the kernel again. */
+int
+listen_peer(int cfd, struct ucred *uc, gid_t **groups, size_t *ngroups)
+{
+	socklen_t	len = sizeof *uc;
+
+	*groups = NULL;
+	*ngroups = 0;
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, uc, &len) == -1)
+		return (-1);
+	if (user_procd_is_root() && uc->uid != 0 &&
+	    (*groups = listen_peer_groups(cfd, ngroups)) == NULL)
+		return (-1);
+	return (0);
+}
+
+void
+listen_handoff_get(struct listen_handoff *lh)
+{
+	int	i;
+
+	memset(lh, 0, sizeof *lh);
+	for (i = 0; i < listeners_count; i++)
+		lh->fds[i] = listeners[i].fd;
+	lh->nfds = listeners_count;
+	lh->path = listen_path;
+	lh->owned = listen_owned;
+	lh->dirfd = listen_dirfd;
+	lh->name = listen_name;
+	lh->dev = listen_dev;
+	lh->ino = listen_ino;
+}
+
+/* Takes over the sockets and the file a previous image listened with. */
+void
+listen_handoff_set(const struct listen_handoff *lh)
+{
+	int	i;
+
+	listen_retry = evtimer_new(procd_base, listen_retry_cb, NULL);
+	for (i = 0; i < lh->nfds; i++)
+		listen_add(lh->fds[i]);
+	listen_path = xstrdup(lh->path);
+	listen_owned = lh->owned;
+	listen_dirfd = lh->dirfd;
+	listen_name = lh->name != NULL ? xstrdup(lh->name) : NULL;
+	listen_dev = lh->dev;
+	listen_ino = lh->ino;
 }

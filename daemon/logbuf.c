@@ -279,3 +279,14 @@ logbuf_walk(const struct logbuf *lb, int streams, long long tail,
 	}
 	return (cut != NULL);
 }
+
+/* Every record's kept bytes, oldest first (for the handoff). */
+void
+logbuf_each(const struct logbuf *lb, void (*cb)(int, const char *, size_t,
+    void *), void *arg)
+{
+	const struct log_record	*r;
+
+	TAILQ_FOREACH(r, &lb->records, entry)
+		cb(r->stream, r->data + r->off, r->len - r->off, arg);
+}

@@ -362,3 +362,17 @@ logreply_live(struct request *req, int stream, const char *data,
 	logreply_reserve(lr, logreply_size(lr));
 	return (1);
 }
+
+/* Builds and sends all of req's answer now (before a reexec). */
+void
+logreply_complete(struct request *req)
+{
+	struct logreply	*lr = req->reply;
+
+	while (!TAILQ_EMPTY(&lr->pieces)) {
+		if (logreply_slice(lr) == -1)
+			return;
+	}
+	evtimer_del(lr->timer);
+	logreply_done(lr);
+}

@@ -14,7 +14,7 @@ method_info_exec(struct request *req)
 {
 	struct user	*u;
 	json_t		*counts;
-	char		 started[40];
+	char		 started[40], image[40];
 	int		 i;
 
 	/* Only the jobs the client may act on: all of them for root. */
@@ -24,13 +24,17 @@ method_info_exec(struct request *req)
 		json_object_set_new(counts, proto_state_name(i),
 		    json_integer(u == NULL ? jobs_state_count[i] :
 		    u->state_count[i]));
-	return (request_reply(req, json_pack("{s:s, s:i, s:I, s:s, s:s, s:o, "
-	    "s:b}",
-	    "version", PACKAGE_VERSION,
+	return (request_reply(req, json_pack("{s:s, s:s, s:i, s:I, s:s, s:s, "
+	    "s:I, s:s, s:o, s:b}",
+	    "version", PROCD_VERSION,
+	    "protocol", "1.1",
 	    "pid", (int)procd_pid,
 	    "uid", (json_int_t)getuid(),
 	    "started_at", time_rfc3339(&procd_started, started,
 		sizeof started),
+	    "image_started_at", time_rfc3339(&procd_image_started, image,
+		sizeof image),
+	    "reexecs", (json_int_t)procd_reexecs,
 	    "socket", listen_socket_path(),
 	    "jobs", counts,
 	    "cgroups", cgroup_available(NULL))));

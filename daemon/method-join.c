@@ -30,7 +30,7 @@ method_join_answer(struct request *req, int timed_out)
 	method_join_reply(req, req->job, timed_out);
 }
 
-static void
+void
 method_join_timeout(int fd, short events, void *arg)
 {
 	method_join_answer(arg, 1);

@@ -24,6 +24,7 @@ static const struct method_entry *const method_table[] = {
 	&method_logs_entry,
 	&method_subscribe_entry,
 	&method_unsubscribe_entry,
+	&method_reexec_entry,
 	NULL
 };
 

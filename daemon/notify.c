@@ -167,3 +167,16 @@ notify_free(void)
 		close(notify_fd);
 	notify_fd = -1;
 }
+
+/* A reexec is about to replace procd's image; READY=1 follows from it. */
+void
+notify_reloading(void)
+{
+	struct timespec	now;
+
+	if (!notify_enabled)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)now.tv_sec * 1000000ULL + now.tv_nsec / 1000);
+}

@@ -357,3 +357,20 @@ output_free(struct job *job)
 		event_free(job->out_grace);
 	logbuf_clear(&job->log);
 }
+
+/* A handed-over job's pipes, read again; its grace with the time left. */
+void
+output_adopt(struct job *job, int fds[2], double grace_left)
+{
+	struct timeval	tv;
+	int		none[2] = { -1, -1 };
+
+	job->out_fd[0] = fds[0];
+	job->out_fd[1] = fds[1];
+	output_started(job, none);
+	if (grace_left < 0 || output_open_streams(job) == 0)
+		return;
+	job->out_grace = evtimer_new(procd_base, output_grace_passed, job);
+	method_timeval(grace_left, &tv);
+	evtimer_add(job->out_grace, &tv);
+}

@@ -13,6 +13,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,13 @@ pid_t			 procd_pid;
 struct timespec		 procd_started;
 struct rlimit		 procd_nofile;		/* 0, 0: not known */
 int			 procd_stopping;
+struct timespec		 procd_image_started;
+long long		 procd_reexecs;
+
+/* Set by the options a reexec (or a test) gives. */
+static int		 procd_handoff_fd = -1;
+static int		 procd_handoff_previous = -1;
+static const char	*procd_handoff_refused;
 
 static struct event	*procd_done_event;
 static struct event	*procd_flush_timer;
@@ -57,6 +65,11 @@ enum {
 	OPT_MAX_OUTPUT,
 	OPT_LOG_LIMIT,
 	OPT_EVENT_HISTORY,
+	OPT_HANDOFF,
+	OPT_HANDOFF_PREVIOUS,
+	OPT_HANDOFF_REFUSED,
+	OPT_HANDOFF_FORMATS,
+	OPT_HANDOFF_CHECK,
 };
 
 static const struct option procd_options[] = {
@@ -73,6 +86,13 @@ static const struct option procd_options[] = {
 	{ "max-output",		required_argument,	NULL, OPT_MAX_OUTPUT },
 	{ "log-limit",		required_argument,	NULL, OPT_LOG_LIMIT },
 	{ "event-history",	required_argument,	NULL, OPT_EVENT_HISTORY },
+	{ "handoff",		required_argument,	NULL, OPT_HANDOFF },
+	{ "handoff-previous",	required_argument,	NULL,
+	    OPT_HANDOFF_PREVIOUS },
+	{ "handoff-refused",	required_argument,	NULL,
+	    OPT_HANDOFF_REFUSED },
+	{ "handoff-formats",	no_argument,		NULL, OPT_HANDOFF_FORMATS },
+	{ "handoff-check",	required_argument,	NULL, OPT_HANDOFF_CHECK },
 	{ "verbose",		no_argument,		NULL, 'v' },
 	{ "help",		no_argument,		NULL, 'h' },
 	{ "version",		no_argument,		NULL, 'V' },
@@ -135,6 +155,30 @@ procd_number(const char *name, const char *arg, size_t min)
 		exit(2);
 	}
 	return ((size_t)n);
+}
+
+/* The state formats a reexec can hand this program. */
+static void
+procd_print_formats(void)
+{
+	const char *const	*f;
+
+	for (f = handoff_formats; *f != NULL; f++)
+		printf("%s\n", *f);
+}
+
+/* procd --handoff-check FILE: would a reexec take this state? */
+static void __attribute__((noreturn))
+procd_check_state(const char *path)
+{
+	char	why[512];
+
+	if (handoff_check_file(path, why, sizeof why) == -1) {
+		fprintf(stderr, "procd: %s: %s\n", path, why);
+		exit(1);
+	}
+	printf("%s: a %s state procd would take\n", path, HANDOFF_FORMAT);
+	exit(0);
 }
 
 static void
@@ -211,11 +255,27 @@ procd_parse(int argc, char **argv)
 			procd_config.event_history = procd_number(
 			    "event-history", optarg, 0);
 			break;
+		case OPT_HANDOFF:
+			procd_handoff_fd = procd_number("handoff", optarg, 3);
+			break;
+		case OPT_HANDOFF_PREVIOUS:
+			procd_handoff_previous = procd_number(
+			    "handoff-previous", optarg, 3);
+			break;
+		case OPT_HANDOFF_REFUSED:
+			procd_handoff_refused = optarg;
+			break;
+		case OPT_HANDOFF_FORMATS:
+			procd_print_formats();
+			exit(0);
+		case OPT_HANDOFF_CHECK:
+			procd_check_state(optarg);
+			break;
 		case 'v':
 			procd_config.verbose++;
 			break;
 		case 'V':
-			printf("procd %s\n", PACKAGE_VERSION);
+			printf("procd %s\n", PROCD_VERSION);
 			exit(0);
 		case 'h':
 			procd_usage(stdout);
@@ -336,7 +396,8 @@ procd_raise_nofile(void)
 /*
  * A mask inherited from whoever started procd (a shell script, a test
  * harness) would hold back SIGCHLD, SIGTERM and SIGINT for good: procd
- * would never reap or stop. Start from an empty mask, SIGPIPE ignored.
+ * would never reap or stop. An empty mask, once the handlers are in place
+ * (after a reexec, signals that came during the switch are pending).
  */
 static void
 procd_unblock_signals(void)
@@ -345,7 +406,76 @@ procd_unblock_signals(void)
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_IGN);
+}
+
+/* A fresh start: the sockets, the notify socket and the cgroup subtree. */
+static void
+procd_start_fresh(const char *path)
+{
+	reap_init();
+	ready_init();
+	listen_init(path,
+	    proto_socket_path_chosen(procd_config.socket_path));
+	/*
+	 * Once no live procd holds the socket: what a dead one left in its
+	 * cgroups is stopped before anyone is served.
+	 */
+	cgroup_init(path);
+	procd_unblock_signals();
+	notify_init();
+	notify_ready();
+	log_info("procd %s ready (pid %ld)", PROCD_VERSION, (long)procd_pid);
+}
+
+/*
+ * After a reexec: everything from the state the previous image left in
+ * procd_handoff_fd. Signals were blocked across execve and are let in
+ * only now, with handlers in place; then children that exited during the
+ * switch are reaped with their real status.
+ */
+static void
+procd_take_over(void)
+{
+	struct handoff_loaded	hl;
+	char			why[512];
+
+	if (handoff_load(procd_handoff_fd, &hl, why, sizeof why) == -1) {
+		/* Once only: the previous image refusing its own state ends it. */
+		if (procd_handoff_refused != NULL)
+			fatalx("reexec: the previous image cannot take its "
+			    "state back either: %s", why);
+		reexec_give_back(procd_handoff_fd, procd_handoff_previous, why);
+	}
+	close(procd_handoff_fd);
+	if (procd_handoff_previous != -1)
+		close(procd_handoff_previous);
+	if (procd_handoff_refused == NULL) {
+		procd_reexecs++;
+		clock_gettime(CLOCK_REALTIME, &procd_image_started);
+	}
+	/* The document and its parse are gone: give their pages back. */
+	malloc_trim(0);
+	reap_init();
+	handoff_settle();
+	procd_unblock_signals();
+	notify_init();
+	notify_ready();
+	reexec_answer(&hl, procd_handoff_refused);
+	free(hl.previous_version);
+}
+
+/* getopt_long permutes argv: reexec needs it as it was given. */
+static char **
+procd_copy_argv(int argc, char **argv)
+{
+	char	**copy;
+	int	  i;
+
+	copy = xreallocarray(NULL, argc + 1, sizeof *copy);
+	for (i = 0; i < argc; i++)
+		copy[i] = xstrdup(argv[i]);
+	copy[argc] = NULL;
+	return (copy);
 }
 
 int
@@ -353,16 +483,18 @@ main(int argc, char **argv)
 {
 	struct event	*sigs[3];
 	const int	 signos[3] = { SIGTERM, SIGINT, SIGHUP };
-	char		*path;
+	char		*path, **args;
 	int		 i;
 
 	procd_sanitize_stdio();
+	args = procd_copy_argv(argc, argv);
 	procd_parse(argc, argv);
 	log_init(procd_config.verbose);
-	procd_unblock_signals();
+	signal(SIGPIPE, SIG_IGN);
 	procd_raise_nofile();
 	procd_pid = getpid();
 	clock_gettime(CLOCK_REALTIME, &procd_started);
+	procd_image_started = procd_started;
 
 	if ((procd_base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
@@ -371,9 +503,9 @@ main(int argc, char **argv)
 	feed_init();
 	if ((path = proto_socket_path(procd_config.socket_path)) == NULL)
 		fatal("socket path");
-	reap_init();
 	restart_init();
-	ready_init();
+	reexec_init(argc, args);
+	xfree_strv(args);
 	for (i = 0; i < 3; i++) {
 		sigs[i] = evsignal_new(procd_base, signos[i], procd_signal,
 		    NULL);
@@ -381,20 +513,15 @@ main(int argc, char **argv)
 	}
 	procd_done_event = event_new(procd_base, -1, 0, procd_done, NULL);
 	procd_flush_timer = evtimer_new(procd_base, procd_flush, NULL);
-	listen_init(path,
-	    proto_socket_path_chosen(procd_config.socket_path));
-	/*
-	 * Once no live procd holds the socket: what a dead one left in its
-	 * cgroups is stopped before anyone is served.
-	 */
-	cgroup_init(path);
+	if (procd_handoff_fd != -1)
+		procd_take_over();
+	else
+		procd_start_fresh(path);
 	free(path);
-	notify_init();
-	notify_ready();
-	log_info("procd %s ready (pid %ld)", PACKAGE_VERSION,
-	    (long)procd_pid);
 
-	event_base_dispatch(procd_base);
+	/* The loop returns for a reexec too; if that fails, it goes on. */
+	while (event_base_dispatch(procd_base) == 0 && reexec_pending())
+		reexec_run();
 
 	procd_free_all();
 	for (i = 0; i < 3; i++)
@@ -402,6 +529,7 @@ main(int argc, char **argv)
 	event_free(procd_done_event);
 	event_free(procd_flush_timer);
 	notify_free();
+	reexec_free();
 	cgroup_free();
 	ready_free();
 	restart_free();

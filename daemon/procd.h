@@ -23,6 +23,11 @@
 
 #include "proto.h"
 
+/* The version procd reports; a test build gives another (procd-next). */
+#ifndef PROCD_VERSION
+#define PROCD_VERSION	PACKAGE_VERSION
+#endif
+
 /* glibc's sys/queue.h lacks the _SAFE loops. */
 #ifndef TAILQ_FOREACH_SAFE
 #define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
@@ -57,6 +62,8 @@ extern pid_t			 procd_pid;
 extern struct timespec		 procd_started;
 extern struct rlimit		 procd_nofile;	/* as procd was given it */
 extern int			 procd_stopping;	/* 0, 1, 2: signals seen */
+extern struct timespec		 procd_image_started;
+extern long long		 procd_reexecs;
 void		 procd_check_done(void);
 
 /* log.c */
@@ -92,6 +99,19 @@ void		 listen_close(void);
 void		 listen_pause(void);
 void		 listen_resume(void);
 const char	*listen_socket_path(void);
+struct listen_handoff {
+	int		 fds[16];
+	int		 nfds;
+	const char	*path;
+	int		 owned;		/* procd made the socket file */
+	int		 dirfd;		/* its folder, or -1 */
+	const char	*name;		/* its name there, or NULL */
+	dev_t		 dev;
+	ino_t		 ino;
+};
+int		 listen_peer(int, struct ucred *, gid_t **, size_t *);
+void		 listen_handoff_get(struct listen_handoff *);
+void		 listen_handoff_set(const struct listen_handoff *);
 
 /* user.c */
 struct user {
@@ -147,6 +167,7 @@ struct client {
 #define CLIENT_CLOSING	0x4	/* flush what is queued, then close */
 #define CLIENT_DISCARD	0x8	/* dropping the rest of an oversized line */
 #define CLIENT_BUSY	0x10	/* input left for its next turn */
+#define CLIENT_HOLD	0x20	/* after its reexec: the rest is the new image's */
 
 	size_t			 scanned;	/* input known to hold no "\n" */
 	size_t			 reserved;	/* output still being built */
@@ -175,6 +196,15 @@ void		 client_close(struct client *);
 void		 client_request_done(struct client *);
 int		 client_flush_all(void);
 void		 client_free_all(void);
+void		 client_quiesce(struct client *);
+void		 client_hold(struct client *);
+void		 client_flush(struct client *);
+void		 client_kick(struct client *);
+u_int		 client_next_id_get(void);
+void		 client_next_id_set(u_int);
+struct client	*client_adopt(int, u_int, int, size_t, const void *, size_t,
+		     const void *, size_t);
+void		 client_adopted(struct client *);
 
 /* request.c */
 struct batch {
@@ -216,6 +246,7 @@ struct request {
 void		 request_line(struct client *, const char *, size_t);
 int		 request_batch_resume(struct client *);
 void		 request_batch_abandon(struct client *);
+struct batch	*request_batch_new(struct client *);
 size_t		 request_reply_overhead(const struct request *);
 enum method_return request_reply_buffer(struct request *, struct evbuffer *);
 enum method_return request_reply(struct request *, json_t *);
@@ -270,6 +301,33 @@ extern const struct method_entry method_unsubscribe_entry;
 
 /* method-join.c */
 void		 method_join_answer(struct request *, int);
+void		 method_join_timeout(int, short, void *);
+
+/* method-reexec.c */
+extern int	 handoff_pending;	/* a reexec is about to happen */
+extern const struct method_entry method_reexec_entry;
+struct handoff_loaded;
+void		 reexec_init(int, char **);
+void		 reexec_free(void);
+int		 reexec_pending(void);
+void		 reexec_run(void);
+int		 reexec_reaped(pid_t, int);
+void		 reexec_answer(struct handoff_loaded *, const char *);
+void		 reexec_give_back(int, int, const char *)
+		     __attribute__((noreturn));
+
+/* handoff.c */
+#define HANDOFF_FORMAT	"procd-handoff-1"
+extern const char *const handoff_formats[];
+struct handoff_loaded {
+	struct requests	 reexecs;	/* to answer */
+	char		*previous_version;
+};
+int		 handoff_save(int **, size_t *);
+int		 handoff_load(int, struct handoff_loaded *, char *, size_t);
+void		 handoff_settle(void);
+int		 handoff_check_file(const char *, char *, size_t);
+int		 handoff_check_buffer(const char *, size_t, char *, size_t);
 
 /* jobstate.c: the lifecycle table and the restart policy, pure. */
 enum job_event {
@@ -330,6 +388,8 @@ typedef void	(*logbuf_cb)(int, const char *, size_t, int, void *);
 const char	*logbuf_stream_name(int);
 int		 logbuf_walk(const struct logbuf *, int, long long,
 		     const struct logbuf_bound *, logbuf_cb, void *);
+void		 logbuf_each(const struct logbuf *, void (*)(int, const char *,
+		     size_t, void *), void *);
 
 /* output.c */
 extern u_int	 output_streams_open;
@@ -348,6 +408,7 @@ void		 output_check_done(struct job *);
 void		 output_reaped(struct job *);
 void		 output_drain(struct job *);
 void		 output_free(struct job *);
+void		 output_adopt(struct job *, int [2], double);
 
 /* logreply.c: the records logs sends at once, built over turns */
 struct logreply;
@@ -359,6 +420,7 @@ int		 logreply_live(struct request *, int, const char *, size_t,
 		     int);
 int		 logreply_flush(struct request *);
 void		 logreply_free(struct logreply *);
+void		 logreply_complete(struct request *);
 
 /* job.c */
 struct job {
@@ -463,6 +525,8 @@ struct job	*job_lookup(const json_t *);
 struct job	*job_create(json_t *, const char *, const char *,
 		     struct user_creds *, int, double, struct job *);
 long long	 job_last_id(void);
+void		 job_set_next_id(long long);
+void		 job_adopt(struct job *, double);
 void		 job_started(struct job *, pid_t);
 void		 job_discard(struct job *);
 void		 job_stop(struct job *, int);
@@ -524,11 +588,15 @@ void		 restart_init(void);
 void		 restart_free(void);
 void		 restart_schedule(struct job *, double);
 void		 restart_cancel(struct job *);
+void		 restart_resume(struct job *, double, int);
 
 /* ready.c: the socket notify jobs report readiness to */
 void		 ready_init(void);
 void		 ready_free(void);
 const char	*ready_socket_env(void);
+void		 ready_adopt(int);
+int		 ready_socket_fd(void);
+void		 ready_timer_resume(struct job *, double);
 enum method_return ready_wait(struct request *, struct job *, double);
 void		 ready_exited(struct job *);
 
@@ -543,6 +611,17 @@ int		 cgroup_populated(struct job *);
 void		 cgroup_usage(struct job *);
 void		 cgroup_job_remove(struct job *);
 struct job	*cgroup_find_pid(pid_t);
+struct cgroup_handoff {
+	int		 ok;
+	const char	*why;
+	const char	*root;
+	const char	*rel;
+	int		 fd;		/* the subtree, locked; -1: none */
+	int		 have_kill;
+};
+void		 cgroup_handoff_get(struct cgroup_handoff *);
+void		 cgroup_handoff_set(const struct cgroup_handoff *);
+int		 cgroup_job_adopt(struct job *);
 
 /* reap.c */
 void		 reap_init(void);
@@ -565,12 +644,27 @@ long long	 feed_subscribe(struct client *, long long *, size_t,
 int		 feed_unsubscribe(struct client *, long long);
 void		 feed_client_gone(struct client *);
 void		 feed_pump(struct client *);
+const char	*feed_type_known(const char *);
+typedef void	(*feed_record_cb)(long long, const char *, long long, uid_t,
+		     const char *, void *);
+typedef void	(*feed_subscription_cb)(long long, const long long *, size_t,
+		     long long, void *);
+void		 feed_handoff_get(long long *, long long *);
+void		 feed_handoff_each(feed_record_cb, void *);
+void		 feed_handoff_set(long long, long long);
+void		 feed_handoff_record(long long, const char *, long long, uid_t,
+		     const char *);
+void		 feed_handoff_subscriptions(struct client *,
+		     feed_subscription_cb, void *);
+void		 feed_handoff_subscribe(struct client *, long long,
+		     long long *, size_t, long long);
 
 /* notify.c */
 void		 notify_init(void);
 void		 notify_free(void);
 void		 notify_ready(void);
 void		 notify_stopping(void);
+void		 notify_reloading(void);
 void		 notify_jobs_changed(void);
 
 #endif /* PROCD_H */

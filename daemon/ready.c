@@ -44,26 +44,17 @@ struct ready_msg {
 };
 
 static void	ready_read(int, short, void *);
+static void	ready_timeout(int, short, void *);
 
-void
-ready_init(void)
+/* Names fd's kernel-picked abstract address for jobs, and watches fd. */
+static void
+ready_setup(int fd)
 {
 	struct sockaddr_un	sa;
 	socklen_t		len;
-	int			on = 1;
 
-	ready_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0);
-	if (ready_fd == -1)
-		fatal("notify socket");
-	if (setsockopt(ready_fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) ==
-	    -1)
-		fatal("notify socket: SO_PASSCRED");
-	/* An address of sa_family_t alone: the kernel picks a free one. */
+	ready_fd = fd;
 	memset(&sa, 0, sizeof sa);
-	sa.sun_family = AF_UNIX;
-	if (bind(ready_fd, (struct sockaddr *)&sa, sizeof sa.sun_family) == -1)
-		fatal("notify socket: bind");
 	len = sizeof sa;
 	if (getsockname(ready_fd, (struct sockaddr *)&sa, &len) == -1)
 		fatal("notify socket: getsockname");
@@ -77,6 +68,49 @@ ready_init(void)
 	    ready_read, NULL);
 	event_add(ready_event, NULL);
 	log_debug("notify socket: %s", ready_env + 14);
+}
+
+void
+ready_init(void)
+{
+	struct sockaddr_un	sa;
+	int			on = 1, fd;
+
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1)
+		fatal("notify socket");
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) == -1)
+		fatal("notify socket: SO_PASSCRED");
+	/* An address of sa_family_t alone: the kernel picks a free one. */
+	memset(&sa, 0, sizeof sa);
+	sa.sun_family = AF_UNIX;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa.sun_family) == -1)
+		fatal("notify socket: bind");
+	ready_setup(fd);
+}
+
+/* The socket a previous image bound: notify jobs already know its name. */
+void
+ready_adopt(int fd)
+{
+	ready_setup(fd);
+}
+
+int
+ready_socket_fd(void)
+{
+	return (ready_fd);
+}
+
+/* A handed-over ready_timeout, with the time it had left. */
+void
+ready_timer_resume(struct job *job, double left)
+{
+	struct timeval	tv;
+
+	method_timeval(left, &tv);
+	job->ready_timer = evtimer_new(procd_base, ready_timeout, job);
+	evtimer_add(job->ready_timer, &tv);
 }
 
 void

@@ -45,7 +45,7 @@ reap_all(int sig, short events, void *arg)
 			break;
 		if ((job = job_find_pid(pid)) != NULL)
 			job_reaped(job, status, &ru);
-		else {
+		else if (!reexec_reaped(pid, status)) {
 			log_debug("reaped orphan pid %ld", (long)pid);
 			procd_check_done();
 		}

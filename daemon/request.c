@@ -358,7 +358,8 @@ request_batch_resume(struct client *c)
 	struct batch	*b = c->batch;
 
 	while (b->next < b->msg.nrequests) {
-		if (b->next > 0 && client_turn_over())
+		if ((b->next > 0 && client_turn_over()) ||
+		    (c->flags & CLIENT_HOLD))
 			return (1);
 		request_dispatch(c, b, &b->msg.requests[b->next++]);
 		/* Cut off: client_close abandoned b, which may be gone. */
@@ -407,12 +408,22 @@ request_line(struct client *c, const char *line, size_t len)
 		proto_message_clear(&msg);
 		return;
 	}
-	b = xcalloc(1, sizeof *b);
-	b->client = c;
-	if ((b->out = evbuffer_new()) == NULL)
-		fatalx("%s: evbuffer_new failed", __func__);
+	b = request_batch_new(c);
 	b->outstanding = 1;	/* held until every entry has run */
 	b->msg = msg;
 	c->batch = b;
 	request_batch_resume(c);
+}
+
+/* A batch's answer, empty so far, held by no request yet. */
+struct batch *
+request_batch_new(struct client *c)
+{
+	struct batch	*b;
+
+	b = xcalloc(1, sizeof *b);
+	b->client = c;
+	if ((b->out = evbuffer_new()) == NULL)
+		fatalx("%s: evbuffer_new failed", __func__);
+	return (b);
 }

@@ -134,3 +134,21 @@ restart_run(int fd, short events, void *arg)
 		restart_spawn(job);
 	}
 }
+
+/*
+ * A handed-over schedule: its timer with the time it had left, or on the
+ * due queue again if it was there.
+ */
+void
+restart_resume(struct job *job, double left, int due)
+{
+	struct timeval	tv;
+
+	job->restart_timer = evtimer_new(procd_base, restart_timer_fired, job);
+	if (due) {
+		restart_timer_fired(-1, 0, job);
+		return;
+	}
+	method_timeval(left, &tv);
+	evtimer_add(job->restart_timer, &tv);
+}

@@ -1,8 +1,10 @@
 #!/bin/sh
 # SPDX-License-Identifier: ISC
 # Runs procd once under valgrind's memcheck, drives it through its main
-# paths with procctl and raw socket input, stops it with SIGTERM, and
-# fails on any memory error or definite or indirect leak.
+# paths with procctl and raw socket input, replaces its image with reexec
+# (valgrind follows procd into each new image, not into the jobs), stops
+# it with SIGTERM, and fails on any memory error or definite or indirect
+# leak in any image.
 #
 # usage: tests/valgrind.sh [PROCD [PROCCTL]]  (default: build/daemon/procd,
 # build/ctl/procctl; or set PROCD and PROCCTL)
@@ -20,7 +22,7 @@ done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/procd-valgrind.XXXXXX")
 sock=$tmp/procd.sock
-vlog=$tmp/valgrind.log
+vlog=$tmp/valgrind.log	# every image's, appended: valgrind follows exec
 plog=$tmp/procd.log
 vpid=
 
@@ -77,8 +79,9 @@ field() {
 echo "valgrind.sh: starting $PROCD under valgrind"
 valgrind --leak-check=full --show-leak-kinds=definite,indirect \
     --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
-    --child-silent-after-fork=yes --log-file="$vlog" \
-    "$PROCD" --socket "$sock" -v >"$plog" 2>&1 &
+    --child-silent-after-fork=yes --log-fd=9 \
+    --trace-children=yes --trace-children-skip='/usr/*,/bin/*,/sbin/*' \
+    "$PROCD" --socket "$sock" -v >"$plog" 2>&1 9>>"$vlog" &
 vpid=$!
 
 i=0
@@ -158,6 +161,26 @@ fi
 expect 0 close again
 expect 0 close ready
 
+# reexec with jobs, a pending join, a subscription and a follow in place:
+# procd goes on in a new image (under valgrind again) with all of them.
+expect 0 start --name across -- sh -c 'for i in 1 2 3; do echo $i; sleep 1; done'
+{ printf '%s\n' '{"jsonrpc":"2.0","method":"join","params":{"job":"across","timeout":30},"id":1}' \
+    '{"jsonrpc":"2.0","method":"subscribe","id":2}' \
+    '{"jsonrpc":"2.0","method":"logs","params":{"job":"across","follow":true},"id":3}'
+  sleep 8; } | timeout 10 socat - "UNIX-CONNECT:$sock" >"$tmp/across" 2>&1 &
+across=$!
+sleep 1
+expect 0 reexec
+expect 0 reexec
+wait "$across" || true
+grep -q '"id":1,"result".*"exitcode":0' "$tmp/across" ||
+    fail "join across reexec not answered: $(cat "$tmp/across")"
+grep -q '"data":"3\\n"' "$tmp/across" ||
+    fail "follow across reexec lost output: $(cat "$tmp/across")"
+expect 0 --json info
+grep -q '"reexecs": *2' "$tmp/out" || fail "info.reexecs: $(cat "$tmp/out")"
+expect 0 close across
+
 # Jobs left running for the shutdown: one that ignores SIGTERM (SIGKILL
 # after its stop_timeout) and one that does not.
 expect 0 start --name keep -- sleep 60
@@ -202,6 +225,13 @@ vpid=
 [ ! -e "$sock" ] || fail "socket file left behind"
 if [ -n "$keep_pid" ] && kill -0 "$keep_pid" 2>/dev/null; then
 	fail "worker $keep_pid outlived procd"
+fi
+# valgrind followed procd into both new images; every image's errors and
+# leaks count.
+[ "$(grep -c 'Command: .* --handoff ' "$vlog")" -ge 2 ] ||
+    fail "valgrind did not follow procd into its new images"
+if grep -Eq 'ERROR SUMMARY: [1-9]' "$vlog"; then
+	fail "valgrind reported errors"
 fi
 grep -q 'ERROR SUMMARY: 0 errors' "$vlog" ||
     fail "valgrind reported errors"

@@ -47,9 +47,7 @@ import array
 import ctypes
 import json
 import os
-import platform
 import select
-import shlex
 import shutil
 import signal
 import socket
@@ -60,6 +58,7 @@ import tempfile
 import time
 
 import benchutil
+from benchutil import RpcError, result
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -191,89 +190,13 @@ class Procd:
 
 # --- connections -------------------------------------------------------
 
-class RpcError(Exception):
-    def __init__(self, err):
-        super().__init__("%s %s" % (err.get("code"), err.get("message")))
-        self.err = err
-
-
-class Conn:
-    """A non-blocking JSON-RPC connection: requests are queued with send()
-    and written by pump(), which also reads answers into self.answers
-    (id -> (answer, monotonic time of the read that brought it)) and
-    hands notifications to on_note(message, time)."""
-
-    def __init__(self, path, on_note=None):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(10)
-        self.s.connect(path)
-        self.s.setblocking(False)
-        self.out = bytearray()
-        self.inbuf = b""
-        self.answers = {}
-        self.on_note = on_note
-        self.next_id = 0
-        self.eof = False
-
-    def send(self, method, params=None):
-        self.next_id += 1
-        req = {"jsonrpc": "2.0", "id": self.next_id, "method": method}
-        if params is not None:
-            req["params"] = params
-        self.out += json.dumps(req, separators=(",", ":")).encode() + b"\n"
-        return self.next_id
-
-    def flush(self):
-        try:
-            n = self.s.send(self.out[:1 << 18])
-        except BlockingIOError:
-            return
-        except OSError:
-            self.eof = True
-            return
-        del self.out[:n]
-
-    def read(self):
-        try:
-            data = self.s.recv(1 << 20)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        now = time.monotonic()
-        if not data:
-            self.eof = True
-            return
-        self.inbuf += data
-        if b"\n" not in data:
-            return
-        lines = self.inbuf.split(b"\n")
-        self.inbuf = lines.pop()
-        for line in lines:
-            if not line:
-                continue
-            msg = json.loads(line)
-            if isinstance(msg, dict) and "method" in msg and "id" not in msg:
-                if self.on_note is not None:
-                    self.on_note(msg, now)
-            else:
-                self.answers[msg.get("id")] = (msg, now)
-
+class Conn(benchutil.Conn):
     def call(self, method, params=None, timeout=30):
         i = self.send(method, params)
         if not pump([self], lambda: i in self.answers, timeout):
             raise Failed("no answer to %s within %g s%s" % (
                 method, timeout, " (connection closed)" if self.eof else ""))
         return result(self.answers.pop(i)[0])
-
-    def close(self):
-        self.s.close()
-
-
-def result(ans):
-    if "error" in ans:
-        raise RpcError(ans["error"])
-    return ans["result"]
 
 
 def pump(conns, done, timeout):
@@ -932,78 +855,14 @@ def figure_tree(args, tmp, table):
                        " ".join(str(x["exitcode"]) for x in xs)))
 
 
-# --- table -------------------------------------------------------------
-
-def number(v):
-    if v is None:
-        return "-"
-    a = abs(v)
-    if a >= 1000 or a == 0:
-        return "%.0f" % v
-    if a >= 100:
-        return "%.1f" % v
-    if a >= 1:
-        return "%.2f" % v
-    return "%.3g" % v
-
-
-class Table:
-    FORMAT = "%-62s %10s %-6s %10s %6s"
-
-    def __init__(self):
-        self.header = False
-
-    def line(self, *cells):
-        if not self.header:
-            self.header = True
-            self.line("figure", "value", "unit", "baseline", "ratio")
-            self.line("------", "-----", "----", "--------", "-----")
-        print((self.FORMAT % cells).rstrip(), flush=True)
-
-    def row(self, figure, value, unit):
-        self.line(figure, number(value), unit, "", "")
-
-    def ratio(self, figure, value, unit, base):
-        r = "-" if value is None or not base else "%.2f" % (value / base)
-        self.line(figure, number(value), unit, number(base), r)
-
-    def note(self, text):
-        print("# " + text, flush=True)
-
-
 # --- main ----------------------------------------------------------------
 
 def describe(args):
-    model = benchutil.cpu_model()
-    try:
-        version = subprocess.run([args.procd, "--version"],
-                                 capture_output=True, text=True,
-                                 timeout=5).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        version = ""
-    commit = ""
-    try:
-        commit = subprocess.run(
-            ["git", "-C", TOP, "describe", "--always", "--dirty"],
-            capture_output=True, text=True, timeout=5).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        pass
-    u = os.uname()
-    print("# supervise.py: restart storm, readiness, tree vs group "
-          "(PROTOCOL.md 10-12)")
-    print("# command: %s" % shlex.join(
-        [os.path.basename(sys.executable)] + sys.argv))
-    print("# %d cpus (%s), %s %s, Python %s, %s" % (
-        os.cpu_count() or 0, model, u.sysname, u.release,
-        platform.python_version(),
-        time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())))
-    try:
-        built = time.strftime("built %Y-%m-%d %H:%M UTC", time.gmtime(
-            os.stat(args.procd).st_mtime))
-    except OSError:
-        built = "not found"
+    version, built, commit = benchutil.print_header(
+        "supervise.py: restart storm, readiness, tree vs group "
+        "(PROTOCOL.md 10-12)", args.procd, TOP)
     print("# procd %s (%s, %s); source tree %s; %d rounds, medians of "
-          "rounds" % (args.procd, version or "?", built, commit or "?",
+          "rounds" % (args.procd, version, built, commit,
                       args.rounds), flush=True)
 
 
@@ -1058,7 +917,7 @@ def main():
     t0 = time.monotonic()
     busy0 = machine_busy()
     tmp = tempfile.mkdtemp(prefix="procd-supervise-")
-    table = Table()
+    table = benchutil.Table()
     try:
         for name in args.only or FIGURES:
             fn = {"storm": figure_storm, "notify": figure_notify,

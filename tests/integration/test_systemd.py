@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from conftest import PROCD, UNITDIR, Conn, pid_alive, wait_until
+from conftest import PROCCTL, PROCD, UNITDIR, Conn, pid_alive, wait_until
 
 SLEEP = ["sleep", "1000"]
 SSA = shutil.which("systemd-socket-activate") or "/usr/bin/systemd-socket-activate"
@@ -395,6 +395,12 @@ def test_units_verify(tmp_path, sub):
             assert os.path.basename(binary) == "procd", binary
             if not os.path.exists(binary):     # not installed here: use the built one
                 text = text.replace("ExecStart=" + binary, "ExecStart=" + os.path.abspath(PROCD))
+            m = re.search(r"^ExecReload=[-@:+!]*(\S+)", text, re.M)
+            assert m, "no ExecReload="
+            assert os.path.basename(m.group(1)) == "procctl", m.group(1)
+            if not os.path.exists(m.group(1)):
+                text = text.replace("ExecReload=" + m.group(1),
+                                    "ExecReload=" + os.path.abspath(PROCCTL))
         (d / name).write_text(text)
         files.append(str(d / name))
     env = dict(os.environ)
