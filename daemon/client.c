@@ -50,6 +50,7 @@ static void	client_write(struct bufferevent *, void *);
 static void	client_event(struct bufferevent *, short, void *);
 static void	client_maybe_finish(struct client *);
 static void	client_resume(int, short, void *);
+static void	client_last_line(struct client *);
 
 /*
  * Reads and drops what the peer sent but procd will not read, so that the
@@ -109,6 +110,13 @@ client_turn_over(void)
 }
 
 /* Leaves the rest of c's input for its next turn. */
+/* Whether what c sent waits for a reexec (the new image runs it). */
+static int
+client_held(const struct client *c)
+{
+	return (handoff_pending || (c->flags & CLIENT_HOLD));
+}
+
 static void
 client_yield(struct client *c)
 {
@@ -379,7 +387,8 @@ client_maybe_finish(struct client *c)
 	if (c->flags & CLIENT_DEAD)
 		return;
 	if (!(c->flags & (CLIENT_EOF | CLIENT_CLOSING)) || c->npending != 0 ||
-	    (c->flags & (CLIENT_DISCARD | CLIENT_BUSY)))
+	    (c->flags & (CLIENT_DISCARD | CLIENT_BUSY)) || c->batch != NULL ||
+	    client_held(c))
 		return;
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		client_close(c);
@@ -424,8 +433,10 @@ client_read_lines(struct client *c, struct evbuffer *in)
 		return;
 	}
 	max = procd_config.max_request;
-	if (c->flags & CLIENT_HOLD)
+	if (client_held(c)) {
+		bufferevent_disable(c->bev, EV_READ);
 		return;
+	}
 	if (c->batch != NULL && request_batch_resume(c)) {
 		if (!(c->flags & CLIENT_HOLD))
 			client_yield(c);
@@ -433,8 +444,10 @@ client_read_lines(struct client *c, struct evbuffer *in)
 	}
 	while (!(c->flags & (CLIENT_DEAD | CLIENT_CLOSING))) {
 		/* Lines after a reexec are the new image's, in order. */
-		if (handoff_pending || (c->flags & CLIENT_HOLD))
+		if (client_held(c)) {
+			bufferevent_disable(c->bev, EV_READ);
 			return;
+		}
 		if (c->batch != NULL || (lines++ > 0 && client_turn_over())) {
 			client_yield(c);
 			return;
@@ -514,6 +527,14 @@ client_resume(int fd, short events, void *arg)
 	client_read_lines(c, bufferevent_get_input(c->bev));
 	if (c->flags & CLIENT_DEAD)
 		return;
+	if (client_held(c))
+		return;
+	/* Handed over after its end of file: what follows its last "\n". */
+	if ((c->flags & (CLIENT_BUSY | CLIENT_EOF)) == CLIENT_EOF &&
+	    c->batch == NULL)
+		client_last_line(c);
+	if (c->flags & CLIENT_DEAD)
+		return;
 	if (!(c->flags & (CLIENT_BUSY | CLIENT_EOF | CLIENT_CLOSING)))
 		bufferevent_enable(c->bev, EV_READ);
 	client_flush(c);
@@ -552,16 +573,14 @@ client_peer_closed(struct client *c)
  * one that closed reads none, so its pending joins and follows are
  * dropped now rather than held until they end.
  */
+/* At end of file, the input left is a last line, "\n" or not. */
 static void
-client_eof(struct client *c)
+client_last_line(struct client *c)
 {
 	struct evbuffer	*in = bufferevent_get_input(c->bev);
 	const char	*data;
 	size_t		 len;
 
-	c->flags |= CLIENT_EOF;
-	c->flags &= ~CLIENT_DISCARD;
-	bufferevent_disable(c->bev, EV_READ);
 	len = evbuffer_get_length(in);
 	if (len > 0 && !(c->flags & CLIENT_CLOSING)) {
 		data = (const char *)evbuffer_pullup(in, -1);
@@ -573,6 +592,18 @@ client_eof(struct client *c)
 			request_line(c, data, len);
 		evbuffer_drain(in, evbuffer_get_length(in));
 	}
+}
+
+static void
+client_eof(struct client *c)
+{
+	c->flags |= CLIENT_EOF;
+	c->flags &= ~CLIENT_DISCARD;
+	bufferevent_disable(c->bev, EV_READ);
+	/* Lines that wait for a reexec are the new image's, the last too. */
+	if (client_held(c))
+		return;
+	client_last_line(c);
 	if (!(c->flags & CLIENT_DEAD) && client_peer_closed(c)) {
 		log_debug("client %u: gone with %u request(s) pending", c->id,
 		    c->npending);
@@ -638,22 +669,21 @@ client_hold(struct client *c)
 /*
  * Before a reexec: logs answers being built are finished now, so that
  * what is handed over waits only on the outside world (a job, a timeout,
- * the peer). A batch half run is handed over as it is.
+ * the peer). A batch half run is handed over as it is. Returns 1 if it
+ * finished one (which may have closed clients, c too): call again.
  */
-void
+int
 client_quiesce(struct client *c)
 {
 	struct request	*req;
 
-again:
 	TAILQ_FOREACH(req, &c->requests, client_entry) {
 		if (req->reply != NULL) {
 			logreply_complete(req);
-			if (c->flags & CLIENT_DEAD)
-				return;
-			goto again;
+			return (1);
 		}
 	}
+	return (0);
 }
 
 u_int
@@ -711,9 +741,11 @@ client_adopted(struct client *c)
 		c->linger = evtimer_new(procd_base, client_linger_passed, c);
 		evtimer_add(c->linger, &tv);
 	}
-	if (!(c->flags & (CLIENT_EOF | CLIENT_CLOSING)) ||
-	    (c->flags & CLIENT_DISCARD))
-		client_yield(c);	/* its input first, then reading */
+	if (c->uid == (uid_t)-1) {
+		client_close(c);	/* it could not be told who it is */
+		return;
+	}
+	client_kick(c);		/* its input first, then reading */
 	event_active(c->pump, EV_TIMEOUT, 0);
 	client_maybe_finish(c);
 }
@@ -723,7 +755,10 @@ void
 client_kick(struct client *c)
 {
 	c->flags &= ~CLIENT_HOLD;
-	if (!(c->flags & (CLIENT_BUSY | CLIENT_DEAD | CLIENT_EOF |
-	    CLIENT_CLOSING)))
+	if (c->flags & (CLIENT_BUSY | CLIENT_DEAD | CLIENT_CLOSING))
+		return;
+	/* Past its end of file only if something is left to run. */
+	if (!(c->flags & CLIENT_EOF) || c->batch != NULL ||
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
 		client_yield(c);
 }

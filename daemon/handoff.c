@@ -289,14 +289,31 @@ hs_subscription(long long id, const long long *ids, size_t n,
 static json_t *
 hs_batch(struct client *c, struct batch *b)
 {
-	json_t	*rest = json_null();
-	size_t	 i;
+	const struct proto_request	*pr;
+	json_t				*rest = json_null(), *e;
+	size_t				 i;
 
-	if (b == c->batch) {
+	if (b == c->batch && b->next < b->msg.nrequests) {
 		rest = json_array();
-		for (i = b->next; i < json_array_size(b->msg.root); i++)
-			json_array_append(rest,
-			    json_array_get(b->msg.root, i));
+		for (i = b->next; i < b->msg.nrequests; i++) {
+			pr = &b->msg.requests[i];
+			e = json_object();
+			if (pr->error != 0) {
+				json_object_set_new(e, "error",
+				    json_integer(pr->error));
+				json_object_set_new(e, "message",
+				    json_string(pr->message));
+			} else {
+				json_object_set_new(e, "method",
+				    json_string(pr->method));
+				if (pr->params != NULL)
+					json_object_set(e, "params",
+					    pr->params);
+			}
+			if (pr->id != NULL)
+				json_object_set(e, "id", pr->id);
+			json_array_append_new(rest, e);
+		}
 	}
 	return (json_pack("{s:o, s:o}", "out", hs_buffer(b->out), "rest",
 	    rest));
@@ -371,13 +388,14 @@ hs_document(struct handoff_writer *w)
 	clist = json_array();
 	TAILQ_FOREACH(c, &clients, entry)
 		json_array_append_new(clist, hs_client(w, c));
-	doc = json_pack("{s:s, s:s, s:I, s:o, s:o, s:I, s:[I,I]}",
+	doc = json_pack("{s:s, s:s, s:I, s:o, s:o, s:I, s:s?, s:[I,I]}",
 	    "format", HANDOFF_FORMAT,
 	    "version", PROCD_VERSION,
 	    "pid", (json_int_t)procd_pid,
 	    "started_at", hs_time(&procd_started),
 	    "image_started_at", hs_time(&procd_image_started),
 	    "reexecs", (json_int_t)procd_reexecs,
+	    "program", reexec_program(),
 	    "nofile", (json_int_t)procd_nofile.rlim_cur,
 	    (json_int_t)procd_nofile.rlim_max);
 	json_object_set_new(doc, "listen", json_pack("{s:s?, s:b, s:o, s:s?, "
@@ -446,33 +464,46 @@ hs_write(const char *buffer, size_t size, void *data)
 	return (0);
 }
 
+static int	handoff_check_doc(const json_t *, int, char *, size_t);
+
 /*
  * Writes the state to a new memfd. Returns it (at offset 0) and the fds
- * it names, which the caller keeps open across execve; -1 on error.
+ * it names, which the caller keeps open across execve; -1 with why set
+ * on error. What this image writes, it first checks as the next image
+ * will: a state no image would take must not cost the jobs (the previous
+ * image, given it back, would refuse it too).
  */
 int
-handoff_save(int **fds, size_t *nfds)
+handoff_save(int **fds, size_t *nfds, char *why, size_t len)
 {
 	struct handoff_writer	 w;
 	struct hs_out		*out;
+	struct stat		 sb;
 	json_t			*doc;
 	size_t			 i;
 	int			 fd;
 
-	if ((fd = memfd_create("procd-handoff", MFD_CLOEXEC)) == -1)
+	if ((fd = memfd_create("procd-handoff", MFD_CLOEXEC)) == -1) {
+		snprintf(why, len, "memfd_create: %s", strerror(errno));
 		return (-1);
+	}
 	out = xmalloc(sizeof *out);
 	out->fd = fd;
 	out->len = 0;
 	w.fds = json_array();
 	doc = hs_document(&w);
+	if (handoff_check_doc(doc, 1, why, len) == -1)
+		goto fail;
 	if (json_dump_callback(doc, hs_write, out, JSON_COMPACT) == -1 ||
-	    hs_flush(out) == -1 || lseek(fd, 0, SEEK_SET) == -1) {
-		json_decref(doc);
-		free(out);
-		close(fd);
-		errno = EIO;
-		return (-1);
+	    hs_flush(out) == -1 || fstat(fd, &sb) == -1 ||
+	    lseek(fd, 0, SEEK_SET) == -1) {
+		snprintf(why, len, "writing the state: %s", strerror(errno));
+		goto fail;
+	}
+	if (sb.st_size > HANDOFF_MAX_SIZE) {
+		snprintf(why, len, "the state is %lld bytes, more than %lld",
+		    (long long)sb.st_size, HANDOFF_MAX_SIZE);
+		goto fail;
 	}
 	free(out);
 	*nfds = json_array_size(w.fds);
@@ -481,6 +512,11 @@ handoff_save(int **fds, size_t *nfds)
 		(*fds)[i] = json_integer_value(json_array_get(w.fds, i));
 	json_decref(doc);
 	return (fd);
+fail:
+	json_decref(doc);
+	free(out);
+	close(fd);
+	return (-1);
 }
 
 /* ---- checking --------------------------------------------------------- */
@@ -695,6 +731,7 @@ static const struct hfield hc_doc_fields[] = {
 	{ "started_at", 't', 0, 0 },
 	{ "image_started_at", 't', 0, 0 },
 	{ "reexecs", 'i', 0, LLONG_MAX - 1 },
+	{ "program", 'S', 0, 0 },
 	{ "nofile", 'a', 0, 0 },
 	{ "listen", 'o', 0, 0 },
 	{ "notify_fd", 'x', 0, 0 },
@@ -968,7 +1005,7 @@ hc_job(struct handoff_check *hc, const json_t *j, long long prev_id,
 	char		 key[32];
 	long long	 id, parent;
 	size_t		 i, len;
-	int		 state;
+	int		 state, gone;
 
 	if (hc_object(hc, "job", j, hc_job_fields) == -1)
 		return (-1);
@@ -1041,11 +1078,15 @@ hc_job(struct handoff_check *hc, const json_t *j, long long prev_id,
 	if (hc_object(hc, "ready", o, hc_ready_fields) == -1)
 		return (-1);
 	if ((o = json_object_get(j, "tree")) != NULL && !json_is_null(o)) {
+		/* A finished tree's cgroup is gone: its fds are -1. */
+		gone = state == PROTO_EXITED && hv_int(o, "fd") == -1;
 		if (hc_object(hc, "tree", o, hc_tree_fields) == -1 ||
-		    hc_fd(hc, "tree.fd", json_object_get(o, "fd"), 0,
+		    hc_fd(hc, "tree.fd", json_object_get(o, "fd"), gone,
 		    S_IFDIR) == -1 ||
-		    hc_fd(hc, "tree.events", json_object_get(o, "events"), 0,
+		    hc_fd(hc, "tree.events", json_object_get(o, "events"), gone,
 		    S_IFREG) == -1 ||
+		    (gone && (hv_int(o, "events") != -1 ||
+		    hv_int(o, "kill") != -1)) ||
 		    hc_fd(hc, "tree.kill", json_object_get(o, "kill"), 1,
 		    S_IFREG) == -1 ||
 		    hc_int_array(hc, "tree.base", json_object_get(o, "base"),
@@ -1176,6 +1217,55 @@ hc_request_any(struct handoff_check *hc, const json_t *r, const json_t *ids,
 	return (rc);
 }
 
+/*
+ * The requests a running batch has not run, each as decoded: a method
+ * with its params, or the error it is answered with; an id if it had one.
+ */
+static int
+hc_batch_rest(struct handoff_check *hc, const json_t *rest)
+{
+	const json_t	*e, *id, *p;
+	size_t		 i, n;
+
+	for (i = 0; i < json_array_size(rest); i++) {
+		e = json_array_get(rest, i);
+		n = 0;
+		if (!json_is_object(e))
+			return (hc_fail(hc, "batch request %zu: not an object",
+			    i));
+		if ((id = json_object_get(e, "id")) != NULL) {
+			n++;
+			if (!hc_string(id) && !json_is_number(id) &&
+			    !json_is_null(id))
+				return (hc_fail(hc, "batch request %zu: id", i));
+		}
+		if (json_object_get(e, "error") != NULL) {
+			n += 2;
+			if (!json_is_integer(json_object_get(e, "error")) ||
+			    hv_int(e, "error") < -32768 ||
+			    hv_int(e, "error") > -32000 ||
+			    !hc_string(json_object_get(e, "message")))
+				return (hc_fail(hc, "batch request %zu: error",
+				    i));
+		} else {
+			n++;
+			if (!hc_string(json_object_get(e, "method")))
+				return (hc_fail(hc, "batch request %zu: method",
+				    i));
+			if ((p = json_object_get(e, "params")) != NULL) {
+				n++;
+				if (!json_is_object(p) && !json_is_array(p))
+					return (hc_fail(hc, "batch request "
+					    "%zu: params", i));
+			}
+		}
+		if (json_object_size(e) != n)
+			return (hc_fail(hc, "batch request %zu: unknown fields",
+			    i));
+	}
+	return (0);
+}
+
 static const struct hfield hc_batch_fields[] = {
 	{ "out", 'x', 0, 0 },
 	{ "rest", 'x', 0, 0 },
@@ -1206,6 +1296,8 @@ hc_batches(struct handoff_check *hc, const json_t *batches)
 		    running++ > 0)
 			return (hc_fail(hc, "batch: not one running batch with "
 			    "requests left"));
+		if (hc_batch_rest(hc, rest) == -1)
+			return (-1);
 	}
 	return (0);
 }
@@ -1412,6 +1504,9 @@ hc_document(struct handoff_check *hc, const json_t *doc)
 		return (hc_fail(hc, "written by pid %lld, not this one",
 		    hv_int(doc, "pid")));
 	hc->pid = hv_int(doc, "pid");
+	if (!json_is_null(json_object_get(doc, "program")) &&
+	    hv_str(doc, "program")[0] != '/')
+		return (hc_fail(hc, "program: not an absolute path"));
 	v = json_object_get(doc, "nofile");
 	if (hc_int_array(hc, "nofile", v, 2, 0, LLONG_MAX) == -1)
 		return (-1);
@@ -1575,6 +1670,8 @@ ha_job_output(struct job *job, const json_t *o)
 static void
 ha_job_tree(struct job *job, const json_t *o)
 {
+	int	gone = hv_int(o, "fd") == -1;	/* finished: folder removed */
+
 	job->tree = 1;
 	job->cg_fd = hv_int(o, "fd");
 	job->cg_events = hv_int(o, "events");
@@ -1585,7 +1682,8 @@ ha_job_tree(struct job *job, const json_t *o)
 	    json_object_get(o, "base"), 0));
 	job->cg_system_base = json_integer_value(json_array_get(
 	    json_object_get(o, "base"), 1));
-	cgroup_job_adopt(job);
+	if (!gone)
+		cgroup_job_adopt(job);
 }
 
 static void
@@ -1770,14 +1868,28 @@ ha_subscriptions(struct client *c, const json_t *subs)
 static void
 ha_batch_rest(struct client *c, struct batch *b, const json_t *rest)
 {
-	char	*text;
+	struct proto_request	*pr;
+	const json_t		*e;
+	size_t			 i;
 
 	if (json_is_null(rest))
 		return;
-	if ((text = proto_dump(rest)) == NULL ||
-	    proto_decode(text, strlen(text), &b->msg) == -1)
-		fatalx("%s: cannot decode a batch", __func__);
-	free(text);
+	b->msg.root = json_deep_copy(rest);	/* what the entries borrow */
+	b->msg.batch = 1;
+	b->msg.nrequests = json_array_size(rest);
+	b->msg.requests = xcalloc(b->msg.nrequests, sizeof *b->msg.requests);
+	for (i = 0; i < b->msg.nrequests; i++) {
+		e = json_array_get(b->msg.root, i);
+		pr = &b->msg.requests[i];
+		pr->id = json_object_get(e, "id");
+		if (json_object_get(e, "error") != NULL) {
+			pr->error = hv_int(e, "error");
+			pr->message = hv_str(e, "message");
+		} else {
+			pr->method = hv_str(e, "method");
+			pr->params = json_object_get(e, "params");
+		}
+	}
 	b->outstanding++;	/* held until every entry has run */
 	c->batch = b;
 }
@@ -1871,6 +1983,10 @@ ha_document(const json_t *doc, struct handoff_loaded *hl)
 	ha_time(json_object_get(doc, "image_started_at"),
 	    &procd_image_started);
 	procd_reexecs = hv_int(doc, "reexecs");
+	/* The path it was started from: after a give-back, /proc/self/exe
+	 * names the old file, which an upgrade may have replaced. */
+	if (!json_is_null(json_object_get(doc, "program")))
+		reexec_set_program(hv_str(doc, "program"));
 	v = json_object_get(doc, "nofile");
 	procd_nofile.rlim_cur = json_integer_value(json_array_get(v, 0));
 	procd_nofile.rlim_max = json_integer_value(json_array_get(v, 1));

@@ -216,12 +216,24 @@ reexec_check_read(int fd, short events, void *arg)
 	reexec_check_done();
 }
 
+/*
+ * Time is up. A program that exited while something it started still
+ * holds its output is judged by what it wrote; one still running is
+ * killed with its process group, and refused.
+ */
 static void
 reexec_check_timeout(int fd, short events, void *arg)
 {
 	char	why[PATH_MAX + 64];
 
-	kill(check.pid, SIGKILL);
+	if (check.reaped) {
+		killpg(check.pid, SIGKILL);	/* what it left behind */
+		check.eof = 1;
+		reexec_check_end();
+		reexec_check_done();
+		return;
+	}
+	killpg(check.pid, SIGKILL);
 	reexec_check_end();
 	check.pid = -1;			/* reaped later, as an orphan */
 	snprintf(why, sizeof why, "%s did not name its state formats within "
@@ -251,6 +263,7 @@ reexec_check_start(char *why, size_t len)
 	struct timeval			 tv = { REEXEC_CHECK_MS / 1000,
 					    REEXEC_CHECK_MS % 1000 * 1000 };
 	posix_spawn_file_actions_t	 fa;
+	posix_spawnattr_t		 sa;
 	char				*argv[3];
 	int				 p[2], rc;
 
@@ -265,11 +278,16 @@ reexec_check_start(char *why, size_t len)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	/* A group of its own: what it starts is killed with it. */
+	posix_spawnattr_init(&sa);
+	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&sa, 0);
 	argv[0] = reexec_path;
 	argv[1] = "--handoff-formats";
 	argv[2] = NULL;
-	rc = posix_spawn(&check.pid, reexec_path, &fa, NULL, argv, environ);
+	rc = posix_spawn(&check.pid, reexec_path, &fa, &sa, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&sa);
 	close(p[1]);
 	if (rc != 0) {
 		close(p[0]);
@@ -401,6 +419,20 @@ reexec_due(int fd, short events, void *arg)
 	event_base_loopbreak(procd_base);
 }
 
+/* The program reexec runs: the state carries it, over a give-back too. */
+const char *
+reexec_program(void)
+{
+	return (reexec_path);
+}
+
+void
+reexec_set_program(const char *path)
+{
+	free(reexec_path);
+	reexec_path = path != NULL ? xstrdup(path) : NULL;
+}
+
 /* Whether main should run the switch now that the loop has returned. */
 int
 reexec_pending(void)
@@ -432,7 +464,7 @@ reexec_run(void)
 	struct requests	  reexecs;
 	struct client	 *c, *next;
 	sigset_t	  old;
-	char		**argv, msg[256];
+	char		**argv, msg[640], why[512];
 	int		 *fds, state, previous, saved;
 	size_t		  nfds;
 
@@ -448,14 +480,16 @@ reexec_run(void)
 		return;
 	}
 	notify_reloading();
-	TAILQ_FOREACH_SAFE(c, &clients, entry, next)
-		client_quiesce(c);
+again:
+	TAILQ_FOREACH(c, &clients, entry) {
+		if (client_quiesce(c))
+			goto again;
+	}
 	/* Less to carry: what the peers can take now goes now. */
 	TAILQ_FOREACH_SAFE(c, &clients, entry, next)
 		client_flush(c);
-	if ((state = handoff_save(&fds, &nfds)) == -1) {
-		snprintf(msg, sizeof msg, "cannot reexec: writing the state: "
-		    "%s", strerror(errno));
+	if ((state = handoff_save(&fds, &nfds, why, sizeof why)) == -1) {
+		snprintf(msg, sizeof msg, "cannot reexec: %s", why);
 		goto failed;
 	}
 	previous = open("/proc/self/exe", O_RDONLY);

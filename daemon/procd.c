@@ -48,10 +48,13 @@ long long		 procd_reexecs;
 static int		 procd_handoff_fd = -1;
 static int		 procd_handoff_previous = -1;
 static const char	*procd_handoff_refused;
+/* argv as given, before getopt_long permutes it: what a reexec passes on. */
+static char		**procd_args;
 
 static struct event	*procd_done_event;
 static struct event	*procd_flush_timer;
 static int		 procd_flush_ticks;
+static int		 procd_exiting;		/* the loop is to end for good */
 
 enum {
 	OPT_SOCKET = 256,
@@ -310,6 +313,8 @@ procd_flush(int fd, short events, void *arg)
 	struct timeval	tv = { 0, 50000 };
 
 	if (client_flush_all() == 0 || ++procd_flush_ticks > PROCD_FLUSH_TICKS) {
+		/* A flag too: a loop run during a reexec would forget it. */
+		procd_exiting = 1;
 		event_base_loopexit(procd_base, NULL);
 		return;
 	}
@@ -483,11 +488,11 @@ main(int argc, char **argv)
 {
 	struct event	*sigs[3];
 	const int	 signos[3] = { SIGTERM, SIGINT, SIGHUP };
-	char		*path, **args;
+	char		*path;
 	int		 i;
 
 	procd_sanitize_stdio();
-	args = procd_copy_argv(argc, argv);
+	procd_args = procd_copy_argv(argc, argv);
 	procd_parse(argc, argv);
 	log_init(procd_config.verbose);
 	signal(SIGPIPE, SIG_IGN);
@@ -504,8 +509,9 @@ main(int argc, char **argv)
 	if ((path = proto_socket_path(procd_config.socket_path)) == NULL)
 		fatal("socket path");
 	restart_init();
-	reexec_init(argc, args);
-	xfree_strv(args);
+	reexec_init(argc, procd_args);
+	xfree_strv(procd_args);
+	procd_args = NULL;
 	for (i = 0; i < 3; i++) {
 		sigs[i] = evsignal_new(procd_base, signos[i], procd_signal,
 		    NULL);
@@ -520,8 +526,12 @@ main(int argc, char **argv)
 	free(path);
 
 	/* The loop returns for a reexec too; if that fails, it goes on. */
-	while (event_base_dispatch(procd_base) == 0 && reexec_pending())
+	while (event_base_dispatch(procd_base) == 0 && !procd_exiting &&
+	    reexec_pending()) {
 		reexec_run();
+		if (procd_exiting)
+			break;
+	}
 
 	procd_free_all();
 	for (i = 0; i < 3; i++)

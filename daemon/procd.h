@@ -196,7 +196,7 @@ void		 client_close(struct client *);
 void		 client_request_done(struct client *);
 int		 client_flush_all(void);
 void		 client_free_all(void);
-void		 client_quiesce(struct client *);
+int		 client_quiesce(struct client *);
 void		 client_hold(struct client *);
 void		 client_flush(struct client *);
 void		 client_kick(struct client *);
@@ -310,6 +310,8 @@ struct handoff_loaded;
 void		 reexec_init(int, char **);
 void		 reexec_free(void);
 int		 reexec_pending(void);
+const char	*reexec_program(void);
+void		 reexec_set_program(const char *);
 void		 reexec_run(void);
 int		 reexec_reaped(pid_t, int);
 void		 reexec_answer(struct handoff_loaded *, const char *);
@@ -323,7 +325,7 @@ struct handoff_loaded {
 	struct requests	 reexecs;	/* to answer */
 	char		*previous_version;
 };
-int		 handoff_save(int **, size_t *);
+int		 handoff_save(int **, size_t *, char *, size_t);
 int		 handoff_load(int, struct handoff_loaded *, char *, size_t);
 void		 handoff_settle(void);
 int		 handoff_check_file(const char *, char *, size_t);

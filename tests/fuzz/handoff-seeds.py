@@ -851,7 +851,15 @@ def derived_seeds(doc):
     add("bad", "batch-running-empty", m(lambda d: d[C][0]["batches"].append(
         {"out": "", "rest": []})))
     add("valid", "batch-running", m(lambda d: d[C][0]["batches"].append(
+        {"out": "", "rest": [{"method": "info", "id": 9},
+                             {"error": -32600, "message": "no", "id": None},
+                             {"method": "status", "params": {"job": 1}}]})))
+    add("bad", "batch-rest-jsonrpc", m(lambda d: d[C][0]["batches"].append(
         {"out": "", "rest": [{"jsonrpc": "2.0", "method": "info", "id": 9}]})))
+    add("bad", "batch-rest-error-code", m(lambda d: d[C][0]["batches"].append(
+        {"out": "", "rest": [{"error": 7, "message": "x"}]})))
+    add("bad", "batch-rest-params", m(lambda d: d[C][0]["batches"].append(
+        {"out": "", "rest": [{"method": "info", "params": 3}]})))
     add("bad", "batch-past-end", m(lambda d: join_req(d).update(batch=5)))
     add("bad", "batch-negative", m(lambda d: join_req(d).update(batch=-2)))
     add("bad", "request-no-job", m(lambda d: join_req(d).update(job=99)))

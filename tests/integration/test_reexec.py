@@ -1628,3 +1628,68 @@ def test_soak(procd, tmp_path):
         replay = events_until(rp, lambda e: e["seq"] == events[-1]["seq"], timeout=60)
         strip = lambda es: [{k: v for k, v in e.items() if k != "subscription"} for e in es]
         assert strip(replay) == strip(events)
+
+
+# --- found in review ---
+
+def read_to_eof(conn, timeout=RX_TIMEOUT):
+    conn.sock.settimeout(timeout)
+    data = conn.buf
+    while True:
+        chunk = conn.sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
+def test_finished_tree_job_carried(procd, conn):
+    """A tree job that finished has no cgroup left: its record still
+    carries over (it once made every reexec fail, and procd with it)."""
+    if not conn.call("info")["cgroups"]:
+        pytest.skip("kill_mode tree is not available here (info.cgroups false)")
+    keep = lc_start(conn, SLEEP)
+    t = lc_start(conn, ["true"], kill_mode="tree")
+    before = lc_join(conn, t["id"])
+    check_result(conn.call("reexec", timeout=RX_TIMEOUT), procd.pid)
+    assert conn.call("status", {"job": t["id"]}) == before
+    assert conn.call("status", {"job": keep["id"]})["state"] == "running"
+    assert conn.call("close", {"job": t["id"]})["id"] == t["id"]
+
+
+def test_batch_with_a_refused_entry_goes_on_in_order(procd, conn):
+    """The rest of a batch is carried as its requests were decoded, also
+    when one entry was refused (a duplicate member name)."""
+    conn.send_raw('[{"jsonrpc":"2.0","method":"info","x":1,"x":2},'
+                  '{"jsonrpc":"2.0","id":1,"method":"reexec"},'
+                  '{"jsonrpc":"2.0","id":2,"method":"info"},'
+                  '{"jsonrpc":"2.0","id":3,"method":"status","params":{"job":99}}]\n')
+    m = conn.recv(RX_TIMEOUT)
+    assert isinstance(m, list), m
+    by_id = {x.get("id"): x for x in m}
+    assert sorted(by_id, key=str) == sorted([None, 1, 2, 3], key=str), m
+    assert by_id[None]["error"]["code"] == -32600, m
+    check_result(by_id[1]["result"], procd.pid)
+    assert by_id[2]["result"]["reexecs"] == 1, m
+    assert by_id[3]["error"]["code"] == -32001, m
+
+
+@pytest.mark.parametrize("batch", [True, False], ids=["batch", "lines"])
+def test_reexec_then_end_of_file(procd, batch):
+    """A last line without "\\n" holding reexec and more, then end of file:
+    the rest runs in the new image and every answer arrives."""
+    c = procd.connect()
+    if batch:
+        c.send_raw('[{"jsonrpc":"2.0","id":1,"method":"reexec"},'
+                   '{"jsonrpc":"2.0","id":2,"method":"info"}]')
+    else:
+        c.send_raw('{"jsonrpc":"2.0","id":1,"method":"reexec"}\n'
+                   '{"jsonrpc":"2.0","id":2,"method":"info"}')
+    c.sock.shutdown(socket.SHUT_WR)
+    data = read_to_eof(c)
+    msgs = [json.loads(l) for l in data.splitlines() if l.strip()]
+    if batch:
+        assert len(msgs) == 1 and isinstance(msgs[0], list), data
+        msgs = msgs[0]
+    by_id = {x["id"]: x for x in msgs}
+    check_result(by_id[1]["result"], procd.pid)
+    assert by_id[2]["result"]["reexecs"] == 1, data

@@ -86,6 +86,13 @@ def test_refused_state_goes_back_to_the_previous_image(refusing, tmp_path):
         assert m["params"]["subscription"] == s["subscription"]
         seqs.append(m["params"]["seq"])
     assert seqs == [s["seq"] + 1, s["seq"] + 2], (s, seqs)
+    # The previous image runs from a file the upgrade replaced: reexec
+    # still runs the program at the path procd was started from.
+    put_program(PROCD, prog)
+    r = a.call("reexec", timeout=60)
+    assert r["pid"] == proc.pid and r["version"] == before["version"], r
+    assert a.call("info")["reexecs"] == 1
+    assert a.call("status", {"job": "keep"})["state"] == "exited"
     for c in (a, waiter, sub):
         c.close()
     err = open(str(tmp_path / "procd.stderr")).read()
