@@ -492,7 +492,9 @@ handoff_save(int **fds, size_t *nfds, char *why, size_t len)
 	out->len = 0;
 	w.fds = json_array();
 	doc = hs_document(&w);
-	if (handoff_check_doc(doc, 1, why, len) == -1)
+	/* Its fds and children are this image's own: the check of the
+	 * document is what a mismatch of writer and reader would fail. */
+	if (handoff_check_doc(doc, 0, why, len) == -1)
 		goto fail;
 	if (json_dump_callback(doc, hs_write, out, JSON_COMPACT) == -1 ||
 	    hs_flush(out) == -1 || fstat(fd, &sb) == -1 ||
