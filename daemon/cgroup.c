@@ -51,6 +51,7 @@ static struct event	*cgroup_event;
 static struct job	*cgroup_by_wd;
 
 static void	cgroup_changed(int, short, void *);
+static int	cgroup_job_watch(struct job *);
 
 static void
 cgroup_unavailable(const char *fmt, const char *arg)
@@ -429,7 +430,7 @@ cgroup_available(const char **why)
 int
 cgroup_job_create(struct job *job)
 {
-	char	name[32], path[64];
+	char	name[32];
 
 	snprintf(name, sizeof name, "job-%lld", job->id);
 	if (mkdirat(cgroup_root_fd, name, 0755) == -1 && (errno != EEXIST ||
@@ -459,12 +460,24 @@ cgroup_job_create(struct job *job)
 	if (cgroup_have_kill)
 		job->cg_kill = openat(job->cg_fd, "cgroup.kill", O_WRONLY |
 		    O_CLOEXEC);
+	if (cgroup_job_watch(job) == -1) {
+		cgroup_job_remove(job);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Watches job's cgroup.events through the one inotify fd. */
+static int
+cgroup_job_watch(struct job *job)
+{
+	char	path[64];
+
 	snprintf(path, sizeof path, "/proc/self/fd/%d/cgroup.events",
 	    job->cg_fd);
 	job->cg_wd = inotify_add_watch(cgroup_inotify, path, IN_MODIFY);
 	if (job->cg_wd == -1) {
-		log_warn("inotify_add_watch %s/%s", cgroup_root, name);
-		cgroup_job_remove(job);
+		log_warn("job %lld: inotify_add_watch %s", job->id, path);
 		return (-1);
 	}
 	HASH_ADD(hh_cg, cgroup_by_wd, cg_wd, sizeof job->cg_wd, job);
@@ -668,17 +681,7 @@ cgroup_handoff_set(const struct cgroup_handoff *ch)
 int
 cgroup_job_adopt(struct job *job)
 {
-	char	path[64];
-
 	if (cgroup_inotify == -1)
 		return (-1);
-	snprintf(path, sizeof path, "/proc/self/fd/%d/cgroup.events",
-	    job->cg_fd);
-	job->cg_wd = inotify_add_watch(cgroup_inotify, path, IN_MODIFY);
-	if (job->cg_wd == -1) {
-		log_warn("job %lld: inotify_add_watch", job->id);
-		return (-1);
-	}
-	HASH_ADD(hh_cg, cgroup_by_wd, cg_wd, sizeof job->cg_wd, job);
-	return (0);
+	return (cgroup_job_watch(job));
 }

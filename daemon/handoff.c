@@ -1442,29 +1442,38 @@ hc_same_folder(struct handoff_check *hc, const json_t *cg)
 	return (0);
 }
 
-/* A waiting job has a child that has not finished, to wait for. */
+/*
+ * A waiting job has a child that has not finished, to wait for: one pass
+ * marks the parents of unfinished jobs, one looks at the waiting ones.
+ */
 static int
 hc_waiting(struct handoff_check *hc, const json_t *list)
 {
-	const json_t	*j, *k;
-	size_t		 i, n;
+	const json_t	*j;
+	json_t		*waited;
+	char		 key[32];
+	size_t		 i;
+	int		 rc = 0;
 
-	for (i = 0; i < json_array_size(list); i++) {
-		j = json_array_get(list, i);
-		if (proto_state_parse(hv_str(j, "state")) != PROTO_WAITING)
-			continue;
-		for (n = i + 1; n < json_array_size(list); n++) {
-			k = json_array_get(list, n);
-			if (hv_int(k, "parent") == hv_int(j, "id") &&
-			    proto_state_parse(hv_str(k, "state")) !=
-			    PROTO_EXITED)
-				break;
+	waited = json_object();
+	json_array_foreach(list, i, j) {
+		if (hv_int(j, "parent") != 0 &&
+		    proto_state_parse(hv_str(j, "state")) != PROTO_EXITED) {
+			snprintf(key, sizeof key, "%lld", hv_int(j, "parent"));
+			json_object_set(waited, key, json_true());
 		}
-		if (n == json_array_size(list))
-			return (hc_fail(hc, "job %lld: waiting for no child",
-			    hv_int(j, "id")));
 	}
-	return (0);
+	json_array_foreach(list, i, j) {
+		snprintf(key, sizeof key, "%lld", hv_int(j, "id"));
+		if (proto_state_parse(hv_str(j, "state")) == PROTO_WAITING &&
+		    json_object_get(waited, key) == NULL) {
+			rc = hc_fail(hc, "job %lld: waiting for no child",
+			    hv_int(j, "id"));
+			break;
+		}
+	}
+	json_decref(waited);
+	return (rc);
 }
 
 /* Every fd listed is named somewhere: none would be left open unowned. */

@@ -198,6 +198,27 @@ job_discard(struct job *job)
 	job_free(job);
 }
 
+/*
+ * Puts job in the table: the lookups (by pid while its process is not
+ * reaped), the list by id, its parent's children, the counts.
+ */
+static void
+job_enter(struct job *job)
+{
+	HASH_ADD(hh_id, job_by_id, id, sizeof job->id, job);
+	HASH_ADD_KEYPTR(hh_name, job_by_name, job->name, strlen(job->name),
+	    job);
+	if (!(job->flags & JOB_REAPED))
+		HASH_ADD(hh_pid, job_by_pid, pid, sizeof job->pid, job);
+	TAILQ_INSERT_TAIL(&jobs, job, entry);
+	if (job->parent != NULL)
+		TAILQ_INSERT_TAIL(&job->parent->children, job, child_entry);
+	jobs_count++;
+	jobs_state_count[job->state]++;
+	job->owner->jobs++;
+	job->owner->state_count[job->state]++;
+}
+
 /* Enters a spawned job into the table. */
 void
 job_started(struct job *job, pid_t pid)
@@ -206,20 +227,10 @@ job_started(struct job *job, pid_t pid)
 	job->pid = pid;
 	clock_gettime(CLOCK_REALTIME, &job->started_at);
 	clock_gettime(CLOCK_MONOTONIC, &job->started_mono);
-	HASH_ADD(hh_id, job_by_id, id, sizeof job->id, job);
-	HASH_ADD_KEYPTR(hh_name, job_by_name, job->name, strlen(job->name),
-	    job);
-	HASH_ADD(hh_pid, job_by_pid, pid, sizeof job->pid, job);
-	TAILQ_INSERT_TAIL(&jobs, job, entry);
+	job_enter(job);
 	job_changed(job);
-	if (job->parent != NULL) {
-		TAILQ_INSERT_TAIL(&job->parent->children, job, child_entry);
+	if (job->parent != NULL)
 		job_changed(job->parent);
-	}
-	jobs_count++;
-	jobs_state_count[job->state]++;
-	job->owner->jobs++;
-	job->owner->state_count[job->state]++;
 	log_debug("job %lld (%s): started pid %ld", job->id, job->name,
 	    (long)pid);
 	notify_jobs_changed();
@@ -689,19 +700,9 @@ job_adopt(struct job *job, double kill_left)
 {
 	struct timeval	tv;
 
-	HASH_ADD(hh_id, job_by_id, id, sizeof job->id, job);
-	HASH_ADD_KEYPTR(hh_name, job_by_name, job->name, strlen(job->name),
-	    job);
-	if (!(job->flags & JOB_REAPED))
-		HASH_ADD(hh_pid, job_by_pid, pid, sizeof job->pid, job);
-	TAILQ_INSERT_TAIL(&jobs, job, entry);
-	if (job->parent_id != 0 &&
-	    (job->parent = job_find_id(job->parent_id)) != NULL)
-		TAILQ_INSERT_TAIL(&job->parent->children, job, child_entry);
-	jobs_count++;
-	jobs_state_count[job->state]++;
-	job->owner->jobs++;
-	job->owner->state_count[job->state]++;
+	if (job->parent_id != 0)
+		job->parent = job_find_id(job->parent_id);
+	job_enter(job);
 	if (kill_left >= 0) {
 		job->kill_timer = evtimer_new(procd_base, job_kill_timer, job);
 		method_timeval(kill_left, &tv);

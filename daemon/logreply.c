@@ -236,6 +236,17 @@ logreply_step(int fd, short events, void *arg)
 	logreply_done(lr);
 }
 
+/* Encodes all that is left. Returns 0, or -1 if that closed the client. */
+static int
+logreply_slice_all(struct logreply *lr)
+{
+	while (!TAILQ_EMPTY(&lr->pieces)) {
+		if (logreply_slice(lr) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
 /* Encodes everything left now: the follow is about to be answered. */
 int
 logreply_flush(struct request *req)
@@ -245,10 +256,8 @@ logreply_flush(struct request *req)
 
 	if (lr == NULL)
 		return (0);
-	while (!TAILQ_EMPTY(&lr->pieces)) {
-		if (logreply_slice(lr) == -1)
-			return (-1);
-	}
+	if (logreply_slice_all(lr) == -1)
+		return (-1);
 	req->reply = NULL;
 	logreply_free(lr);
 	return ((c->flags & CLIENT_DEAD) ? -1 : 0);
@@ -369,10 +378,8 @@ logreply_complete(struct request *req)
 {
 	struct logreply	*lr = req->reply;
 
-	while (!TAILQ_EMPTY(&lr->pieces)) {
-		if (logreply_slice(lr) == -1)
-			return;
-	}
+	if (logreply_slice_all(lr) == -1)
+		return;
 	evtimer_del(lr->timer);
 	logreply_done(lr);
 }

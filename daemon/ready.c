@@ -46,9 +46,13 @@ struct ready_msg {
 static void	ready_read(int, short, void *);
 static void	ready_timeout(int, short, void *);
 
-/* Names fd's kernel-picked abstract address for jobs, and watches fd. */
-static void
-ready_setup(int fd)
+/*
+ * Names fd's kernel-picked abstract address for jobs, and watches fd:
+ * the socket ready_init bound, or the one a previous image did (notify
+ * jobs already know its name).
+ */
+void
+ready_adopt(int fd)
 {
 	struct sockaddr_un	sa;
 	socklen_t		len;
@@ -86,14 +90,7 @@ ready_init(void)
 	sa.sun_family = AF_UNIX;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa.sun_family) == -1)
 		fatal("notify socket: bind");
-	ready_setup(fd);
-}
-
-/* The socket a previous image bound: notify jobs already know its name. */
-void
-ready_adopt(int fd)
-{
-	ready_setup(fd);
+	ready_adopt(fd);
 }
 
 int

@@ -30,6 +30,18 @@ def wait_for_socket(path, proc, timeout=10.0):
             s.close()
 
 
+def machine_busy():
+    """CPU seconds the whole machine has been busy (steal included)."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return 0.0
+    if len(v) < 8:
+        return 0.0
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_model():
     """The processor's model name from /proc/cpuinfo, or "?"."""
     try:

@@ -66,7 +66,6 @@ from benchutil import number
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 PR_SET_PDEATHSIG = 1
 SLEEP = "3600"          # a job leaked by a crash still goes in an hour
 LEAD = 0.1              # seconds of status polling before each reexec
@@ -148,16 +147,6 @@ def proc_cmdline(pid):
         return None
 
 
-def machine_busy():
-    """CPU seconds the whole machine has been busy (steal included)."""
-    try:
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:9]]
-    except (OSError, ValueError):
-        return 0.0
-    if len(v) < 8:
-        return 0.0
-    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / CLK_TCK
 
 
 # --- procd -------------------------------------------------------------
@@ -784,7 +773,7 @@ def main():
             "--max-clients", str(maxc), "--max-clients-per-user", str(maxc)]
     nofile = max(65536, 2 * (maxc + 2 * args.captured + 256))
     t0 = time.monotonic()
-    busy0 = machine_busy()
+    busy0 = benchutil.machine_busy()
     tmp = tempfile.mkdtemp(prefix="procd-reexec-")
     procd = bench = None
     points = []
@@ -826,7 +815,7 @@ def main():
             stop_time, "; %d of its jobs were still alive: killed" % left
             if left else ""))
     wall = time.monotonic() - t0
-    busy = machine_busy() - busy0
+    busy = benchutil.machine_busy() - busy0
     t = os.times()
     ours = t.user + t.system + t.children_user + t.children_system
     other = max(0.0, busy - ours)

@@ -131,16 +131,6 @@ def group_members(pgid):
     return pids
 
 
-def machine_busy():
-    """CPU seconds the whole machine has been busy (steal included)."""
-    try:
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:9]]
-    except (OSError, ValueError):
-        return 0.0
-    if len(v) < 8:
-        return 0.0
-    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / CLK_TCK
 
 
 # --- procd -------------------------------------------------------------
@@ -915,7 +905,7 @@ def main():
               % args.procd)
         return 0
     t0 = time.monotonic()
-    busy0 = machine_busy()
+    busy0 = benchutil.machine_busy()
     tmp = tempfile.mkdtemp(prefix="procd-supervise-")
     table = benchutil.Table()
     try:
@@ -931,7 +921,7 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     wall = time.monotonic() - t0
-    busy = machine_busy() - busy0
+    busy = benchutil.machine_busy() - busy0
     t = os.times()
     ours = t.user + t.system + t.children_user + t.children_system
     other = max(0.0, busy - ours)

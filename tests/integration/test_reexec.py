@@ -34,6 +34,8 @@ from conftest import (LC_PY, PROCD, SANITIZED, USR_PY, Conn, LcProcs, lc_err, lc
                       lc_status, lc_wait_job, lc_wait_state, lc_write_script,
                       lc_zombies_of, lg_follow_collect, lg_subscribe, pid_alive,
                       proc_start_time, run_as_user, wait_for_socket, wait_until)
+from test_cgroup import cgroup2_mount, proc_cgroup
+from test_systemd import worker_fds
 
 PROCD_NEXT = os.environ.get("PROCD_NEXT") or os.path.abspath(
     os.path.join(os.path.dirname(PROCD), "..", "tests", "helpers", "procd-next"))
@@ -165,17 +167,6 @@ def sig_state(pid):
     return {k: st[k] for k in ("SigBlk", "SigIgn", "SigCgt")}
 
 
-def worker_fds(pid):
-    """A worker's fds once it sleeps (its loader opens libraries for a
-    moment right after exec)."""
-    def asleep():
-        try:
-            with open("/proc/%d/wchan" % pid) as f:
-                return "sleep" in f.read()
-        except OSError:
-            return False
-    wait_until(asleep, 10)
-    return sorted(int(x) for x in os.listdir("/proc/%d/fd" % pid))
 
 
 def read_env_file(path):
@@ -292,25 +283,17 @@ def check_numbered(text):
     return len(nums)
 
 
-def cgroup2_mount():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            parts = line.split()
-            sep = parts.index("-")
-            if parts[sep + 1] == "cgroup2":
-                return parts[4].replace("\\040", " ")
-    return None
 
 
-def proc_cgroup(pid):
-    try:
-        with open("/proc/%d/cgroup" % pid) as f:
-            for line in f:
-                if line.startswith("0::"):
-                    return line[3:].rstrip("\n")
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return None
+def slow_conn(procd):
+    """A connection with a small receive buffer, read only when asked."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(procd.sock)
+    slow = Conn.__new__(Conn)
+    slow.sock, slow.buf, slow.pending, slow.next_id = s, b"", [], 1
+    procd.conns.append(slow)
+    return slow
 
 
 # --- the method itself and info ---
@@ -1009,12 +992,7 @@ def test_replay_in_progress(procd, conn):
         j = lc_start(conn, ["true"])
         lc_join(conn, j["id"])
         conn.call("close", {"job": j["id"]})
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.connect(procd.sock)
-    slow = Conn.__new__(Conn)
-    slow.sock, slow.buf, slow.pending, slow.next_id = s, b"", [], 1
-    procd.conns.append(slow)
+    slow = slow_conn(procd)
     ref = procd.connect()
     r0 = lg_subscribe(ref, since=0)
     want = events_until(ref, lambda e: e["seq"] == r0["seq"])
@@ -1240,12 +1218,7 @@ def test_answer_not_yet_written(procd, conn):
     of it after the reexec, then its later answers."""
     j = lc_start(conn, ["seq", "1", "400000"], log_limit=8 << 20)
     lc_join(conn, j["id"])
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.connect(procd.sock)
-    slow = Conn.__new__(Conn)
-    slow.sock, slow.buf, slow.pending, slow.next_id = s, b"", [], 1
-    procd.conns.append(slow)
+    slow = slow_conn(procd)
     slow.send({"jsonrpc": "2.0", "method": "logs", "id": "big", "params": {"job": j["id"]}})
     slow.send({"jsonrpc": "2.0", "method": "status", "id": "after",
                "params": {"job": j["id"]}})
