@@ -9,6 +9,10 @@
 #define PROCCTL_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <stdarg.h>
+
 #include <jansson.h>
 
 #define PROCCTL_EXIT_OK		0
@@ -39,6 +43,94 @@ struct conn {
 	void		(*notify)(const char *, json_t *, void *);
 	void		*notify_arg;
 };
+
+/* Every option procctl knows; each command takes some of them. */
+enum procctl_opt {
+	OPT_SOCKET,
+	OPT_JSON,
+	OPT_HELP,
+	OPT_VERSION,
+	OPT_NAME,
+	OPT_DAEMON,
+	OPT_PARENT,
+	OPT_ENV,
+	OPT_UNSET,
+	OPT_CWD,
+	OPT_STOP_TIMEOUT,
+	OPT_WAIT,
+	OPT_TIMEOUT,
+	OPT_RECURSIVE,
+	OPT_GROUP,
+	OPT_AS_USER,
+	OPT_AS_GROUP,
+	OPT_STATE,
+	OPT_FOLLOW,
+	OPT_TAIL,
+	OPT_STDOUT,
+	OPT_STDERR,
+	OPT_RESTART,
+	OPT_RESTART_DELAY,
+	OPT_RESTART_MAX_DELAY,
+	OPT_RESTART_LIMIT,
+	OPT_NOTIFY,
+	OPT_WAIT_READY,
+	OPT_READY_TIMEOUT,
+	OPT_KILL_MODE,
+	OPT__COUNT		/* how many there are */
+};
+/* A command's options are the bits of one 64-bit word. */
+#define OPT(o)		(UINT64_C(1) << (o))
+_Static_assert(OPT__COUNT <= 64, "too many options for a word of bits");
+/* Every subcommand takes these, so they may also follow COMMAND. */
+#define OPT_COMMON	(OPT(OPT_SOCKET) | OPT(OPT_JSON) | OPT(OPT_HELP))
+#define OPT_SPAWN	(OPT(OPT_NAME) | OPT(OPT_DAEMON) | OPT(OPT_PARENT) | \
+    OPT(OPT_ENV) | OPT(OPT_UNSET) | OPT(OPT_CWD) | OPT(OPT_STOP_TIMEOUT) | \
+    OPT(OPT_AS_USER) | OPT(OPT_AS_GROUP) | OPT_SUPERVISE)
+/* start and run: how procd supervises the job (protocol sections 10-12). */
+#define OPT_SUPERVISE	(OPT(OPT_RESTART) | OPT(OPT_RESTART_DELAY) | \
+    OPT(OPT_RESTART_MAX_DELAY) | OPT(OPT_RESTART_LIMIT) | OPT(OPT_NOTIFY) | \
+    OPT(OPT_WAIT_READY) | OPT(OPT_READY_TIMEOUT) | OPT(OPT_KILL_MODE))
+
+
+/* start and run: the synopsis and help of the options they share. */
+#define SPAWN_SYNOPSIS "[--name N] [--daemon] [--parent JOB] [--cwd DIR]\n" \
+    "[--env K=V]... [--unset K]... [--stop-timeout S]\n" \
+    "[--user USER] [--group GROUP]\n" \
+    "[--restart POLICY] [--restart-delay S]\n" \
+    "[--restart-max-delay S] [--restart-limit N]\n" \
+    "[--notify] [--wait-ready] [--ready-timeout S]\n" \
+    "[--kill-mode MODE]"
+#define SPAWN_HELP \
+    "  --daemon          stop the job when its parent job exits\n" \
+    "  --parent JOB      make the job a child of JOB\n" \
+    "  --env K=V         set K in the job's environment\n" \
+    "  --unset K         remove K from the job's environment\n" \
+    "  --cwd DIR         working folder (default: procctl's own)\n" \
+    "  --stop-timeout S  seconds from SIGTERM to SIGKILL (default 10)\n" \
+    "  --user USER       run as USER, a name or uid (root only, unless\n" \
+    "                    USER is you)\n" \
+    "  --group GROUP     run with primary group GROUP, a name or gid\n" \
+    "                    (root, or a group you have)\n" \
+    "  --restart POLICY  start the process again when it exits: no\n" \
+    "                    (default), on-failure (status not 0, or a\n" \
+    "                    signal) or always; never after terminate or kill\n" \
+    "  --restart-delay S\n" \
+    "                    seconds before a restart (default 1), doubled\n" \
+    "                    after each process that ran less than 10 s\n" \
+    "  --restart-max-delay S\n" \
+    "                    the most the delay grows to (default 60)\n" \
+    "  --restart-limit N\n" \
+    "                    at most N restarts (default: no limit)\n" \
+    "  --notify          give the job NOTIFY_SOCKET, to report readiness\n" \
+    "                    and status as to systemd (sd_notify)\n" \
+    "  --wait-ready      procd answers once the job has sent READY=1\n" \
+    "                    (needs --notify)\n" \
+    "  --ready-timeout S\n" \
+    "                    terminate the job if it is not ready within S\n" \
+    "                    seconds (needs --wait-ready)\n" \
+    "  --kill-mode MODE  group (default): stopping the job signals its\n" \
+    "                    process group; tree: every process it started,\n" \
+    "                    in a cgroup of its own (procctl info: cgroups)\n"
 
 /* The options and operands of one command line, already checked. */
 struct procctl_args {
@@ -82,7 +174,7 @@ struct procctl_command {
 	const char	*name;
 	const char	*synopsis;	/* a '\n' marks where to wrap */
 	const char	*help;
-	int		 options;	/* bits of the options it takes */
+	uint64_t	 options;	/* OPT() bits of the options it takes */
 	const char	*required;	/* names of the required operands */
 	int		 max;		/* most operands; -1: no limit */
 	int		 in_order;	/* the first operand ends the options */
@@ -98,17 +190,43 @@ struct procctl {
 	int				 interrupts;
 };
 
+/*
+ * What a log or event notification needs to know while logs, run or
+ * events follow it.
+ */
+struct cmd_follow {
+	struct procctl	*ctl;
+	json_int_t	 request;	/* id of the logs request */
+	int		 bad;		/* undecodable records were skipped */
+	int		 stops;		/* interrupts acted on (run) */
+
+	int		 have_seq;
+	json_int_t	 seq;		/* newest event seen */
+};
+
 /* procctl.c */
+extern const struct procctl_command *const procctl_commands[];
+const struct procctl_command *procctl_find(const char *);
+void		 procctl_help(const struct procctl_command *);
+void		 procctl_vusage(struct procctl *, const char *, va_list);
+int		 procctl_usage_error(struct procctl *, const char *, ...)
+		     __attribute__((format(printf, 2, 3)));
+
+/* options.c */
+int		 procctl_parse(struct procctl *, int, char **);
+int		 procctl_operands(struct procctl *);
+json_t		*procctl_job(struct procctl *, const char *);
+json_t		*procctl_string(struct procctl *, const char *);
+
+/* xmalloc.c */
 void		*xmalloc(size_t);
 void		*xcalloc(size_t, size_t);
 void		*xrealloc(void *, size_t);
 char		*xstrdup(const char *);
 int		 xasprintf(char **, const char *, ...)
 		     __attribute__((format(printf, 2, 3)));
-int		 procctl_usage_error(struct procctl *, const char *, ...)
-		     __attribute__((format(printf, 2, 3)));
-json_t		*procctl_job(struct procctl *, const char *);
-json_t		*procctl_string(struct procctl *, const char *);
+
+/* client.c */
 int		 procctl_connect(struct procctl *);
 void		 procctl_untrusted(struct procctl *, uid_t);
 void		 procctl_disconnect(struct procctl *);
@@ -141,20 +259,36 @@ void		 format_info(const json_t *);
 void		 format_reexec(const json_t *);
 void		 format_event(const json_t *);
 
-/* commands.c */
-int		 commands_start(struct procctl *);
-int		 commands_run(struct procctl *);
-int		 commands_join(struct procctl *);
-int		 commands_terminate(struct procctl *);
-int		 commands_kill(struct procctl *);
-int		 commands_signal(struct procctl *);
-int		 commands_close(struct procctl *);
-int		 commands_status(struct procctl *);
-int		 commands_list(struct procctl *);
-int		 commands_info(struct procctl *);
-int		 commands_reexec(struct procctl *);
-int		 commands_call(struct procctl *);
-int		 commands_logs(struct procctl *);
-int		 commands_events(struct procctl *);
+/* cmd.c: what several commands share */
+void		 cmd_invalid(void);
+int		 cmd_print(struct procctl *, json_t *,
+		     void (*)(const json_t *));
+json_t		*cmd_job_params(struct procctl *);
+void		 cmd_set_flag(json_t *, const char *, int);
+int		 cmd_joined(struct procctl *, json_t *);
+int		 cmd_catch(struct procctl *);
+int		 cmd_sleep(struct procctl *, int);
+/* cmd-start.c */
+json_t		*cmd_spawn_params(struct procctl *, int *);
+/* cmd-logs.c */
+json_int_t	 cmd_logs_send(struct procctl *, struct cmd_follow *, json_t *);
+
+/* cmd-*.c: one entry each in the table of commands */
+extern const struct procctl_command cmd_start_entry;
+extern const struct procctl_command cmd_run_entry;
+extern const struct procctl_command cmd_join_entry;
+extern const struct procctl_command cmd_terminate_entry;
+extern const struct procctl_command cmd_kill_entry;
+extern const struct procctl_command cmd_signal_entry;
+extern const struct procctl_command cmd_close_entry;
+extern const struct procctl_command cmd_status_entry;
+extern const struct procctl_command cmd_list_entry;
+extern const struct procctl_command cmd_info_entry;
+extern const struct procctl_command cmd_reexec_entry;
+extern const struct procctl_command cmd_call_entry;
+extern const struct procctl_command cmd_logs_entry;
+extern const struct procctl_command cmd_events_entry;
+extern const struct procctl_command cmd_subscribe_entry;
+extern const struct procctl_command cmd_help_entry;
 
 #endif /* PROCCTL_H */
