@@ -32,6 +32,7 @@ const struct procctl_command *const procctl_commands[] = {
 	&cmd_info_entry,
 	&cmd_reexec_entry,
 	&cmd_call_entry,
+	&cmd_methods_entry,
 	&cmd_logs_entry,
 	&cmd_events_entry,
 	&cmd_subscribe_entry,

@@ -286,6 +286,7 @@ extern const struct procctl_command cmd_list_entry;
 extern const struct procctl_command cmd_info_entry;
 extern const struct procctl_command cmd_reexec_entry;
 extern const struct procctl_command cmd_call_entry;
+extern const struct procctl_command cmd_methods_entry;
 extern const struct procctl_command cmd_logs_entry;
 extern const struct procctl_command cmd_events_entry;
 extern const struct procctl_command cmd_subscribe_entry;

@@ -32,5 +32,5 @@ method_close_exec(struct request *req)
 }
 
 const struct method_entry method_close_entry = {
-	"close", 0, proto_params_job, method_close_exec
+	&proto_method_close, 0, method_close_exec
 };

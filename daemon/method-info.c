@@ -41,5 +41,5 @@ method_info_exec(struct request *req)
 }
 
 const struct method_entry method_info_entry = {
-	"info", 0, proto_params_none, method_info_exec
+	&proto_method_info, 0, method_info_exec
 };

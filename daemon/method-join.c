@@ -54,5 +54,5 @@ method_join_exec(struct request *req)
 }
 
 const struct method_entry method_join_entry = {
-	"join", METHOD_NOTIFY_NOOP, proto_params_join, method_join_exec
+	&proto_method_join, METHOD_NOTIFY_NOOP, method_join_exec
 };

@@ -24,5 +24,5 @@ method_kill_exec(struct request *req)
 }
 
 const struct method_entry method_kill_entry = {
-	"kill", 0, proto_params_stop, method_kill_exec
+	&proto_method_kill, 0, method_kill_exec
 };

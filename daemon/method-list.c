@@ -60,5 +60,5 @@ method_list_exec(struct request *req)
 }
 
 const struct method_entry method_list_entry = {
-	"list", 0, proto_params_list, method_list_exec
+	&proto_method_list, 0, method_list_exec
 };

@@ -79,5 +79,5 @@ method_logs_exec(struct request *req)
 }
 
 const struct method_entry method_logs_entry = {
-	"logs", 0, proto_params_logs, method_logs_exec
+	&proto_method_logs, 0, method_logs_exec
 };

@@ -330,7 +330,7 @@ method_reexec_exec(struct request *req)
 }
 
 const struct method_entry method_reexec_entry = {
-	"reexec", 0, proto_params_none, method_reexec_exec
+	&proto_method_reexec, 0, method_reexec_exec
 };
 
 /* The pending reexecs failed: each is answered, and procd carries on. */

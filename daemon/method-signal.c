@@ -27,5 +27,5 @@ method_signal_exec(struct request *req)
 }
 
 const struct method_entry method_signal_entry = {
-	"signal", 0, proto_params_signal, method_signal_exec
+	&proto_method_signal, 0, method_signal_exec
 };

@@ -260,5 +260,5 @@ method_start_exec(struct request *req)
 }
 
 const struct method_entry method_start_entry = {
-	"start", 0, proto_params_start, method_start_exec
+	&proto_method_start, 0, method_start_exec
 };

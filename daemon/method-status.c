@@ -18,5 +18,5 @@ method_status_exec(struct request *req)
 }
 
 const struct method_entry method_status_entry = {
-	"status", 0, proto_params_job, method_status_exec
+	&proto_method_status, 0, method_status_exec
 };

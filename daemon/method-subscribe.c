@@ -75,5 +75,5 @@ method_subscribe_exec(struct request *req)
 }
 
 const struct method_entry method_subscribe_entry = {
-	"subscribe", 0, proto_params_subscribe, method_subscribe_exec
+	&proto_method_subscribe, 0, method_subscribe_exec
 };

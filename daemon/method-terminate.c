@@ -25,5 +25,5 @@ method_terminate_exec(struct request *req)
 }
 
 const struct method_entry method_terminate_entry = {
-	"terminate", 0, proto_params_stop, method_terminate_exec
+	&proto_method_terminate, 0, method_terminate_exec
 };

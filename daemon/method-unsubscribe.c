@@ -22,5 +22,5 @@ method_unsubscribe_exec(struct request *req)
 }
 
 const struct method_entry method_unsubscribe_entry = {
-	"unsubscribe", 0, proto_params_unsubscribe, method_unsubscribe_exec
+	&proto_method_unsubscribe, 0, method_unsubscribe_exec
 };

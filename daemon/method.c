@@ -25,6 +25,7 @@ static const struct method_entry *const method_table[] = {
 	&method_subscribe_entry,
 	&method_unsubscribe_entry,
 	&method_reexec_entry,
+	&method_discover_entry,
 	NULL
 };
 
@@ -34,7 +35,7 @@ method_find(const char *name)
 	const struct method_entry *const	*m;
 
 	for (m = method_table; *m != NULL; m++) {
-		if (strcmp((*m)->name, name) == 0)
+		if (strcmp((*m)->proto->name, name) == 0)
 			return (*m);
 	}
 	return (NULL);

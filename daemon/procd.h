@@ -270,10 +270,9 @@ enum method_return {
 };
 
 struct method_entry {
-	const char			*name;
+	const struct proto_method	*proto;	/* name, params, result */
 	int				 flags;
 #define METHOD_NOTIFY_NOOP	0x1	/* does nothing as a notification */
-	const struct proto_param	*params;
 	enum method_return		(*exec)(struct request *);
 };
 const struct method_entry *method_find(const char *);
@@ -306,6 +305,7 @@ void		 method_join_timeout(int, short, void *);
 /* method-reexec.c */
 extern int	 handoff_pending;	/* a reexec is about to happen */
 extern const struct method_entry method_reexec_entry;
+extern const struct method_entry method_discover_entry;
 struct handoff_loaded;
 void		 reexec_init(int, char **);
 void		 reexec_free(void);

@@ -337,7 +337,7 @@ request_dispatch(struct client *c, struct batch *b,
 	}
 	if (notification && (m->flags & METHOD_NOTIFY_NOOP))
 		return;
-	if (proto_params_check(pr->params, m->params, &cause) == -1) {
+	if (proto_params_check(pr->params, m->proto->params, &cause) == -1) {
 		if (!notification)
 			request_deliver_json(c, b, proto_error_new(pr->id,
 			    PROTO_INVALID_PARAMS, cause, NULL));

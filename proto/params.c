@@ -218,9 +218,14 @@ proto_params_check(const json_t *params, const struct proto_param *spec,
 	json_t				*v;
 
 	*cause = NULL;
+	/*
+	 * By name only, as the protocol says, even [] for a method that
+	 * takes none: the message says what to send instead.
+	 */
 	if (params != NULL && !json_is_object(params)) {
 		if (asprintf(cause, "invalid params: params must be an object "
-		    "(by name)") == -1)
+		    "(by name)%s", spec->name == NULL ? "; this method takes "
+		    "none: leave params out or send {}" : "") == -1)
 			*cause = NULL;
 		return (-1);
 	}

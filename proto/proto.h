@@ -146,6 +146,7 @@ struct proto_param {
 	const char		*name;
 	enum proto_ptype	 type;
 	int			 required;
+	const char		*summary;	/* for rpc.discover */
 };
 
 int		 proto_params_check(const json_t *, const struct proto_param *,
@@ -162,6 +163,44 @@ extern const struct proto_param	proto_params_none[];
 extern const struct proto_param	proto_params_logs[];
 extern const struct proto_param	proto_params_subscribe[];
 extern const struct proto_param	proto_params_unsubscribe[];
+
+/* What a method answers, as rpc.discover describes it. */
+enum proto_result {
+	PROTO_R_JOB,		/* the job object */
+	PROTO_R_JOBS,		/* an array of job objects */
+	PROTO_R_INFO,
+	PROTO_R_LOGS,
+	PROTO_R_SUBSCRIBE,
+	PROTO_R_TRUE,
+	PROTO_R_REEXEC,
+	PROTO_R_OPENRPC,
+};
+
+struct proto_method {
+	const char			*name;
+	const char			*summary;
+	const struct proto_param	*params;
+	enum proto_result		 result;
+};
+extern const struct proto_method	proto_method_start;
+extern const struct proto_method	proto_method_join;
+extern const struct proto_method	proto_method_terminate;
+extern const struct proto_method	proto_method_kill;
+extern const struct proto_method	proto_method_signal;
+extern const struct proto_method	proto_method_close;
+extern const struct proto_method	proto_method_status;
+extern const struct proto_method	proto_method_list;
+extern const struct proto_method	proto_method_info;
+extern const struct proto_method	proto_method_logs;
+extern const struct proto_method	proto_method_subscribe;
+extern const struct proto_method	proto_method_unsubscribe;
+extern const struct proto_method	proto_method_reexec;
+extern const struct proto_method	proto_method_discover;
+/* Every method, NULL-terminated. */
+extern const struct proto_method *const proto_methods[];
+
+/* openrpc.c: the OpenRPC document of proto_methods, for rpc.discover. */
+json_t		*proto_openrpc(const char *);
 int		 proto_name_valid(const char *);
 /* A state filter as a bit set (1 << state); -1 with *cause if unknown. */
 int		 proto_states_mask(const json_t *, char **);

@@ -535,8 +535,8 @@ static void
 test_decode_overflow(void **state)
 {
 	static const struct proto_param spec_jobs[] = {
-		{ "jobs", PROTO_P_JOBS, 0 },
-		{ NULL, 0, 0 },
+		{ "jobs", PROTO_P_JOBS, 0, NULL },
+		{ NULL, 0, 0, NULL },
 	};
 	struct proto_message	 msg;
 	struct proto_request	*req;
@@ -820,11 +820,11 @@ test_frame_sequence(void **state)
 /* --- proto_params_check --- */
 
 static const struct proto_param spec_misc[] = {
-	{ "state", PROTO_P_STATES, 0 },
-	{ "signal", PROTO_P_SIGNAL, 0 },
-	{ "jobs", PROTO_P_JOBS, 0 },
-	{ "any", PROTO_P_ANY, 0 },
-	{ NULL, 0, 0 },
+	{ "state", PROTO_P_STATES, 0, NULL },
+	{ "signal", PROTO_P_SIGNAL, 0, NULL },
+	{ "jobs", PROTO_P_JOBS, 0, NULL },
+	{ "any", PROTO_P_ANY, 0, NULL },
+	{ NULL, 0, 0, NULL },
 };
 
 /*
