@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * The calls every command makes to reach procd: connecting (and saying
- * how to start procd when nothing answers), one request and its reply,
- * and reporting an error reply the way people read it.
+ * how to start procd when nothing answers), here or on another host
+ * through ssh, one request and its reply, and reporting an error reply
+ * the way people read it.
  */
 
 #include "config.h"
+
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -44,6 +47,91 @@ procctl_untrusted(struct procctl *ctl, uid_t peer)
 	    ctl->socket, (unsigned)peer, (unsigned)geteuid());
 }
 
+/* The program -H runs: ssh, or PROCCTL_SSH (as systemd's SYSTEMD_SSH). */
+static const char *
+procctl_ssh_program(void)
+{
+	const char	*env = getenv("PROCCTL_SSH");
+
+	return (env != NULL && *env != '\0' ? env : "ssh");
+}
+
+/*
+ * s as one word for the remote shell, which ssh gives the command line
+ * to: as it is when it holds nothing special, else in single quotes
+ * (procctl_host_split refuses what they would not protect).
+ */
+static char *
+procctl_shell_word(const char *s)
+{
+	char	*word;
+
+	if (strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789/._+,:@%=-") == strlen(s))
+		return (xstrdup(s));
+	xasprintf(&word, "'%s'", s);
+	return (word);
+}
+
+/*
+ * A connection to procd on another host: ssh runs "procctl bridge"
+ * there, which relays it to that host's socket and checks who answers
+ * there as procctl does here. -x and -T: no X11, no terminal, whose line
+ * discipline would change the bytes. NULL with errno set if ssh cannot
+ * be run.
+ */
+static struct conn *
+procctl_ssh(struct procctl *ctl)
+{
+	struct conn	*conn;
+	const char	*argv[16], *why;
+	char		*user, *host, *socket, *word = NULL;
+	int		 n = 0, error;
+
+	/* Checked when the option was read. */
+	if (procctl_host_split(ctl->args.host, &user, &host, &socket,
+	    &why) == -1) {
+		errno = EINVAL;
+		return (NULL);
+	}
+	argv[n++] = procctl_ssh_program();
+	argv[n++] = "-x";
+	argv[n++] = "-T";
+	if (user != NULL) {
+		argv[n++] = "-l";
+		argv[n++] = user;
+	}
+	argv[n++] = "--";
+	argv[n++] = host;
+	argv[n++] = "procctl";
+	argv[n++] = "bridge";
+	if (socket != NULL) {
+		argv[n++] = "--socket";
+		argv[n++] = word = procctl_shell_word(socket);
+	}
+	argv[n] = NULL;
+	conn = conn_spawn((char *const *)argv);
+	error = errno;
+	free(word);
+	free(user);
+	free(host);
+	free(socket);
+	errno = error;
+	return (conn);
+}
+
+/*
+ * A new connection to procd, here or (-H) through ssh; NULL with errno
+ * set, EPERM with *peer when the daemon here runs as another user.
+ */
+struct conn *
+procctl_open(struct procctl *ctl, uid_t *peer)
+{
+	if (ctl->args.host != NULL)
+		return (procctl_ssh(ctl));
+	return (conn_open(ctl->socket, peer, 0));
+}
+
 int
 procctl_connect(struct procctl *ctl)
 {
@@ -52,13 +140,22 @@ procctl_connect(struct procctl *ctl)
 
 	if (ctl->conn != NULL)
 		return (0);
+	/* Over ssh, messages name the host (and socket) as given. */
+	if (ctl->socket == NULL && ctl->args.host != NULL)
+		ctl->socket = xstrdup(ctl->args.host);
 	if (ctl->socket == NULL &&
 	    (ctl->socket = proto_socket_path(ctl->args.socket)) == NULL) {
 		fprintf(stderr, "procctl: cannot resolve the socket path\n");
 		return (-1);
 	}
-	if ((ctl->conn = conn_open(ctl->socket, &peer)) == NULL) {
+	if ((ctl->conn = procctl_open(ctl, &peer)) == NULL) {
 		error = errno;
+		if (ctl->args.host != NULL) {
+			fprintf(stderr, "procctl: cannot run %s to reach %s: "
+			    "%s\n", procctl_ssh_program(), ctl->args.host,
+			    strerror(error));
+			return (-1);
+		}
 		if (error == EPERM) {
 			procctl_untrusted(ctl, peer);
 			return (-1);
@@ -84,11 +181,54 @@ procctl_disconnect(struct procctl *ctl)
 	ctl->conn = NULL;
 }
 
+/*
+ * Reports the end of a connection through ssh: by then ssh has ended (or
+ * is ended), and its status says what went wrong where ssh or the remote
+ * shell have not already said it.
+ */
+static void
+procctl_ssh_lost(struct procctl *ctl)
+{
+	const char	*hint = "";
+	char		 how[64];
+	int		 status;
+
+	status = conn_child_status(ctl->conn);
+	if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+	    ctl->conn->heard) {
+		fprintf(stderr, "procctl: procd closed the connection (%s)\n",
+		    ctl->args.host);
+		return;
+	}
+	if (status == -1)
+		snprintf(how, sizeof how, "ssh ended");
+	else if (WIFSIGNALED(status))
+		snprintf(how, sizeof how, "ssh was killed by signal %d",
+		    WTERMSIG(status));
+	else {
+		snprintf(how, sizeof how, "ssh exited with status %d",
+		    WEXITSTATUS(status));
+		if (WEXITSTATUS(status) == 255)
+			hint = " (ssh could not connect or log in)";
+		else if (WEXITSTATUS(status) == 127)
+			hint = " (is procctl installed there, on the PATH of "
+			    "the remote user's shell?)";
+	}
+	if (!ctl->conn->heard)
+		fprintf(stderr, "procctl: no answer from procd on %s: %s%s\n",
+		    ctl->args.host, how, hint);
+	else
+		fprintf(stderr, "procctl: connection to procd on %s lost: "
+		    "%s%s\n", ctl->args.host, how, hint);
+}
+
 /* Reports that the connection failed or that procd closed it. */
 void
 procctl_lost(struct procctl *ctl)
 {
-	if (errno != 0)
+	if (ctl->args.host != NULL && ctl->conn != NULL)
+		procctl_ssh_lost(ctl);
+	else if (errno != 0)
 		fprintf(stderr, "procctl: connection to %s failed: %s\n",
 		    ctl->socket, strerror(errno));
 	else

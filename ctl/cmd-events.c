@@ -167,8 +167,7 @@ cmd_events_loop(struct procctl *ctl, struct cmd_follow *f,
 				delay *= 2;
 			else
 				delay = CMD_EVENTS_RETRY_MAX;
-			if ((ctl->conn = conn_open(ctl->socket, &peer)) ==
-			    NULL) {
+			if ((ctl->conn = procctl_open(ctl, &peer)) == NULL) {
 				if (errno != EPERM)
 					continue;
 				procctl_untrusted(ctl, peer);
@@ -180,6 +179,15 @@ cmd_events_loop(struct procctl *ctl, struct cmd_follow *f,
 		ctl->conn->notify = cmd_events_notify;
 		ctl->conn->notify_arg = f;
 		if ((r = cmd_events_subscribe(ctl, f, jobs, &identity)) == -1) {
+			error = 1;
+			break;
+		}
+		/*
+		 * Over --host, a first ssh that brought no answer is what a
+		 * refused connect is here: only the first must succeed.
+		 */
+		if (r == 1 && identity == NULL && ctl->args.host != NULL &&
+		    !ctl->conn->heard) {
 			error = 1;
 			break;
 		}

@@ -17,12 +17,14 @@ static int	cmd_run_exec(struct procctl *);
 
 const struct procctl_command cmd_run_entry = {
 	"run",
-	SPAWN_SYNOPSIS "\n[--] CMD [ARG...]",
+	SPAWN_SYNOPSIS " [--rm]\n[--] CMD [ARG...]",
 	"Start CMD as a new job, pass its output through and exit with its\n"
-	"status. An interrupt terminates the job, a second one kills it.\n"
+	"status. The job's stdin is /dev/null. An interrupt terminates the\n"
+	"job, a second one kills it.\n"
 	"  --name N          name the job (default run-PID, PID being\n"
-	"                    procctl's own)\n" SPAWN_HELP,
-	OPT_COMMON | OPT_SPAWN, "CMD", -1, 1,
+	"                    procctl's own)\n" SPAWN_HELP
+	"  --rm              close the job's record once it has finished\n",
+	OPT_COMMON | OPT_SPAWN | OPT(OPT_RM), "CMD", -1, 1,
 	cmd_run_exec
 };
 
@@ -60,14 +62,18 @@ cmd_run_wait(struct procctl *ctl, struct cmd_follow *f, json_t *id,
 	}
 }
 
-/* Waits until the job's output is complete and returns its status. */
+/*
+ * Waits until the job's output is complete and returns its status; sets
+ * *finished when procd said the job has finished.
+ */
 static int
 cmd_run_follow(struct procctl *ctl, struct cmd_follow *f,
-    json_t *id)
+    json_t *id, int *finished)
 {
 	json_t	*reply, *result;
 	int	 code, status;
 
+	*finished = 0;
 	if (cmd_run_wait(ctl, f, id, f->request, &reply) == -1)
 		return (PROCCTL_EXIT_ERROR);
 	if ((result = procctl_reply_result(reply, &code)) == NULL) {
@@ -81,7 +87,22 @@ cmd_run_follow(struct procctl *ctl, struct cmd_follow *f,
 		cmd_invalid();
 		return (PROCCTL_EXIT_ERROR);
 	}
+	*finished = 1;
 	return (status);
+}
+
+/* run --rm: the finished job's record goes, as docker run --rm's does. */
+static int
+cmd_run_remove(struct procctl *ctl, json_t *id)
+{
+	json_t	*params, *job;
+
+	params = json_object();
+	json_object_set(params, "job", id);
+	if ((job = procctl_call(ctl, "close", params)) == NULL)
+		return (-1);
+	json_decref(job);
+	return (0);
 }
 
 /*
@@ -227,6 +248,7 @@ cmd_run_exec(struct procctl *ctl)
 	json_t			*params, *job = NULL, *id;
 	char			 name[64];
 	int			 status, made, retry = 1, attempt, failed = 0;
+	int			 finished;
 
 	if ((params = cmd_spawn_params(ctl, &status)) == NULL)
 		return (status);
@@ -259,7 +281,9 @@ cmd_run_exec(struct procctl *ctl)
 	 * A job that was not ready still runs its course (its output, its
 	 * restarts) as run shows it, but start failed, which the status says.
 	 */
-	status = cmd_run_follow(ctl, &f, id);
+	status = cmd_run_follow(ctl, &f, id, &finished);
+	if (finished && ctl->args.rm && cmd_run_remove(ctl, id) == -1)
+		failed = 1;
 	json_decref(id);
 	return (failed ? PROCCTL_EXIT_ERROR : status);
 }

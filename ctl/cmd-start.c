@@ -174,7 +174,15 @@ cmd_spawn_params(struct procctl *ctl, int *status)
 	cmd_start_set_account(params, "group", args->as_group);
 	cmd_start_set_supervise(params, args);
 
-	if (cmd_start_cwd(args->cwd, &cwd) == -1) {
+	/* procctl's own folder means nothing on the host of --host. */
+	if (args->host != NULL && args->cwd != NULL && *args->cwd != '/') {
+		procctl_usage_error(ctl, "--cwd: with --host, give an absolute "
+		    "path on that host: %s", args->cwd);
+		goto usage;
+	}
+	if (args->host != NULL)
+		cwd = args->cwd != NULL ? xstrdup(args->cwd) : NULL;
+	else if (cmd_start_cwd(args->cwd, &cwd) == -1) {
 		json_decref(params);
 		*status = PROCCTL_EXIT_ERROR;
 		return (NULL);

@@ -36,7 +36,18 @@ const struct procctl_command *const procctl_commands[] = {
 	&cmd_logs_entry,
 	&cmd_events_entry,
 	&cmd_subscribe_entry,
+	&cmd_bridge_entry,
+	&cmd_top_entry,
 	&cmd_help_entry,
+	NULL
+};
+
+/*
+ * Commands procctl runs but --help does not list: complete is for the
+ * shell completion scripts, not for people.
+ */
+const struct procctl_command *const procctl_hidden_commands[] = {
+	&cmd_complete_entry,
 	NULL
 };
 

@@ -107,7 +107,7 @@ format_code(long long code, char *buf, size_t len)
 }
 
 /* A job's exitcode as format_code has it; empty while there is none. */
-static void
+void
 format_exit(const json_t *job, char *buf, size_t len)
 {
 	json_t	*v = json_object_get(job, PROTO_F_EXITCODE);
@@ -118,7 +118,7 @@ format_exit(const json_t *job, char *buf, size_t len)
 }
 
 /* Reads an RFC 3339 UTC time as procd writes it; -1 if it is not one. */
-static time_t
+time_t
 format_parse_time(const char *s)
 {
 	struct tm	tm;
@@ -137,7 +137,7 @@ format_parse_time(const char *s)
 }
 
 /* A length of time as "5s", "3m", "2h" or "1d". */
-static void
+void
 format_span(time_t age, char *buf, size_t len)
 {
 	if (age < 0)
@@ -168,7 +168,7 @@ format_age(const char *s, int ago, char *buf, size_t len)
 }
 
 /* The current time as procd writes times: 2026-11-26T21:45:54.123Z. */
-static void
+void
 format_now(char *buf, size_t len)
 {
 	struct timespec	ts;
@@ -182,7 +182,7 @@ format_now(char *buf, size_t len)
 }
 
 /* The words of an array of strings joined by spaces (argv, children). */
-static char *
+char *
 format_words(const json_t *array)
 {
 	json_t	*v;

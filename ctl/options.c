@@ -18,15 +18,9 @@
 #include "proto.h"
 #include "procctl.h"
 
-struct procctl_option {
-	const char	*name;
-	int		 letter;
-	int		 has_arg;
-	enum procctl_opt id;
-};
-
 static const struct procctl_option procctl_options[] = {
 	{ "socket",		0,	1,	OPT_SOCKET },
+	{ "host",		'H',	1,	OPT_HOST },
 	{ "json",		0,	0,	OPT_JSON },
 	{ "help",		'h',	0,	OPT_HELP },
 	{ "version",		0,	0,	OPT_VERSION },
@@ -57,8 +51,42 @@ static const struct procctl_option procctl_options[] = {
 	{ "wait-ready",		0,	0,	OPT_WAIT_READY },
 	{ "ready-timeout",	0,	1,	OPT_READY_TIMEOUT },
 	{ "kill-mode",		0,	1,	OPT_KILL_MODE },
+	{ "delay",		'd',	1,	OPT_DELAY },
+	{ "iterations",		'n',	1,	OPT_ITERATIONS },
+	{ "rm",			0,	0,	OPT_RM },
 };
 #define PROCCTL_NOPTIONS (sizeof procctl_options / sizeof procctl_options[0])
+
+/*
+ * The options cmd takes, one per call in the table's order, for
+ * procctl complete: *i starts at 0; NULL after the last.
+ */
+const struct procctl_option *
+procctl_option_next(const struct procctl_command *cmd, size_t *i)
+{
+	const struct procctl_option	*o;
+
+	while (*i < PROCCTL_NOPTIONS) {
+		o = &procctl_options[(*i)++];
+		if (cmd->options & OPT(o->id))
+			return (o);
+	}
+	return (NULL);
+}
+
+/*
+ * The words an option takes (NULL-terminated), or NULL for any value:
+ * those of the start param it sets, from the protocol's table.
+ */
+const char *const *
+procctl_option_words(enum procctl_opt id)
+{
+	if (id == OPT_RESTART)
+		return (proto_param_words(proto_params_start, "restart"));
+	if (id == OPT_KILL_MODE)
+		return (proto_param_words(proto_params_start, "kill_mode"));
+	return (NULL);
+}
 
 /* Reports a usage error for the parser's helpers, which return -1. */
 static int __attribute__((format(printf, 2, 3)))
@@ -197,13 +225,9 @@ static int
 procctl_word(struct procctl *ctl, const struct procctl_option *o,
     const char *value)
 {
-	static const char *const policies[] = { "no", "on-failure", "always",
-	    NULL };
-	static const char *const modes[] = { "group", "tree", NULL };
 	const char *const	*words;
 
-	words = o->id == OPT_RESTART ? policies : modes;
-	for (; *words != NULL; words++) {
+	for (words = procctl_option_words(o->id); *words != NULL; words++) {
 		if (strcmp(*words, value) == 0)
 			break;
 	}
@@ -220,6 +244,98 @@ procctl_word(struct procctl *ctl, const struct procctl_option *o,
 	return (0);
 }
 
+/*
+ * Splits -H's [USER@]HOST[:SOCKET] into its parts (malloc'd; user and
+ * socket NULL when not given). HOST may be an IPv6 address in brackets,
+ * [::1]:SOCKET. SOCKET is later read by the remote shell: one that would
+ * need more than single quotes there is refused. Returns 0, or -1 with
+ * *why saying what is wrong.
+ */
+int
+procctl_host_split(const char *spec, char **user, char **host,
+    char **socket, const char **why)
+{
+	const char	*at, *colon, *h, *end, *p;
+
+	*user = *host = *socket = NULL;
+	colon = strchr(spec, ':');
+	at = strchr(spec, '@');
+	if (at != NULL && colon != NULL && at > colon)
+		at = NULL;	/* in SOCKET */
+	if (at == spec) {
+		*why = "empty USER";
+		return (-1);
+	}
+	h = at != NULL ? at + 1 : spec;
+	if (*h == '[') {
+		if ((end = strchr(h, ']')) == NULL) {
+			*why = "no ']' after an IPv6 address";
+			return (-1);
+		}
+		if (end[1] != '\0' && end[1] != ':') {
+			*why = "':' must follow the ']' of an IPv6 address";
+			return (-1);
+		}
+		colon = end[1] == ':' ? end + 1 : NULL;
+		h++;
+	} else
+		end = colon = strchr(h, ':');
+	if (end == NULL)
+		end = h + strlen(h);
+	if (end == h) {
+		*why = "empty HOST";
+		return (-1);
+	}
+	if (colon != NULL) {
+		if (colon[1] == '\0') {
+			*why = "empty SOCKET after ':'";
+			return (-1);
+		}
+		for (p = colon + 1; *p != '\0'; p++) {
+			if (*p == '\'' || *p == '\\' || (unsigned char)*p < 0x20 ||
+			    *p == 0x7f) {
+				*why = "SOCKET holds a quote, a backslash or a "
+				    "control character, which the remote shell "
+				    "would not pass on as they are";
+				return (-1);
+			}
+		}
+		*socket = xstrdup(colon + 1);
+	}
+	if (at != NULL)
+		xasprintf(user, "%.*s", (int)(at - spec), spec);
+	xasprintf(host, "%.*s", (int)(end - h), h);
+	return (0);
+}
+
+/*
+ * --socket and -H both say where procd is; one of them at most, wherever
+ * each stands on the command line.
+ */
+static int
+procctl_where(struct procctl *ctl, enum procctl_opt id, const char *value)
+{
+	struct procctl_args	*args = &ctl->args;
+	const char		*why;
+	char			*user, *host, *socket;
+
+	if ((id == OPT_SOCKET && args->host != NULL) ||
+	    (id == OPT_HOST && args->socket != NULL))
+		return (procctl_fail(ctl, "--socket and --host exclude each "
+		    "other (give the socket as --host HOST:SOCKET)"));
+	if (id == OPT_SOCKET) {
+		args->socket = value;
+		return (0);
+	}
+	if (procctl_host_split(value, &user, &host, &socket, &why) == -1)
+		return (procctl_fail(ctl, "--host: %s: %s", why, value));
+	free(user);
+	free(host);
+	free(socket);
+	args->host = value;
+	return (0);
+}
+
 /* Stores one option's value; -1 after reporting a usage error. */
 static int
 procctl_option(struct procctl *ctl, const struct procctl_option *o,
@@ -228,10 +344,11 @@ procctl_option(struct procctl *ctl, const struct procctl_option *o,
 	struct procctl_args	*args = &ctl->args;
 	json_t			*v, **slot;
 
+	args->given |= OPT(o->id);
 	switch (o->id) {
 	case OPT_SOCKET:
-		args->socket = value;
-		break;
+	case OPT_HOST:
+		return (procctl_where(ctl, o->id, value));
 	case OPT_JSON:
 		args->json = 1;
 		break;
@@ -239,7 +356,7 @@ procctl_option(struct procctl *ctl, const struct procctl_option *o,
 		procctl_help(ctl->cmd);
 		exit(PROCCTL_EXIT_OK);
 	case OPT_VERSION:
-		printf("procctl %s (protocol %d)\n", PACKAGE_VERSION,
+		printf("procctl %s (protocol %s)\n", PACKAGE_VERSION,
 		    PROTO_VERSION);
 		exit(PROCCTL_EXIT_OK);
 	case OPT_NAME:
@@ -301,6 +418,9 @@ procctl_option(struct procctl *ctl, const struct procctl_option *o,
 	case OPT_WAIT:
 		args->wait = 1;
 		break;
+	case OPT_RM:
+		args->rm = 1;
+		break;
 	case OPT_RECURSIVE:
 		args->recursive = 1;
 		break;
@@ -321,6 +441,14 @@ procctl_option(struct procctl *ctl, const struct procctl_option *o,
 		break;
 	case OPT_TAIL:
 		return (procctl_count(ctl, o->name, value, &args->tail));
+	case OPT_DELAY:
+		if ((v = procctl_seconds(ctl, o->name, value)) == NULL)
+			return (-1);
+		args->delay = json_number_value(v);
+		json_decref(v);
+		break;
+	case OPT_ITERATIONS:
+		return (procctl_count(ctl, o->name, value, &args->iterations));
 	case OPT_STDOUT:
 		args->streams |= PROCCTL_STDOUT;
 		break;

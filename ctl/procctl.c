@@ -17,7 +17,7 @@
 #include "procctl.h"
 
 /* The options before COMMAND. */
-static const struct procctl_command procctl_global = {
+const struct procctl_command procctl_global = {
 	"", "", "", OPT_COMMON | OPT(OPT_VERSION), "", -1, 1, NULL
 };
 
@@ -53,8 +53,9 @@ procctl_usage(FILE *f)
 	size_t				 i;
 	int				 indent;
 
-	fprintf(f, "usage: procctl [--socket PATH] [--json] COMMAND "
-	    "[ARG...]\n       procctl --version\n\ncommands:\n");
+	fprintf(f, "usage: procctl [--socket PATH | -H [USER@]HOST[:SOCKET]] "
+	    "[--json]\n               COMMAND [ARG...]\n"
+	    "       procctl --version\n\ncommands:\n");
 	for (i = 0; procctl_commands[i] != NULL; i++) {
 		cmd = procctl_commands[i];
 		indent = 2 + (int)strlen(cmd->name) + 1;
@@ -84,8 +85,10 @@ procctl_vusage(struct procctl *ctl, const char *fmt, va_list ap)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	if (ctl->cmd == NULL || ctl->cmd == &procctl_global)
-		fprintf(stderr, "usage: procctl [--socket PATH] [--json] "
-		    "COMMAND [ARG...]\n(procctl --help lists the commands)\n");
+		fprintf(stderr, "usage: procctl [--socket PATH | -H "
+		    "[USER@]HOST[:SOCKET]] [--json]\n"
+		    "               COMMAND [ARG...]\n"
+		    "(procctl --help lists the commands)\n");
 	else
 		procctl_synopsis(stderr, ctl->cmd);
 }
@@ -102,6 +105,7 @@ procctl_usage_error(struct procctl *ctl, const char *fmt, ...)
 	return (PROCCTL_EXIT_USAGE);
 }
 
+/* The command of that name, listed or hidden; NULL if there is none. */
 const struct procctl_command *
 procctl_find(const char *name)
 {
@@ -110,6 +114,10 @@ procctl_find(const char *name)
 	for (i = 0; procctl_commands[i] != NULL; i++) {
 		if (strcmp(procctl_commands[i]->name, name) == 0)
 			return (procctl_commands[i]);
+	}
+	for (i = 0; procctl_hidden_commands[i] != NULL; i++) {
+		if (strcmp(procctl_hidden_commands[i]->name, name) == 0)
+			return (procctl_hidden_commands[i]);
 	}
 	return (NULL);
 }

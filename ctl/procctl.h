@@ -20,6 +20,19 @@
 #define PROCCTL_EXIT_USAGE	2
 
 /*
+ * Another fd a connection's wait watches (top's keys, timer, SIGWINCH):
+ * fn runs when fd is readable and must take what made it so; a nonzero
+ * return ends the wait, and conn_wait returns CONN_WATCHED.
+ */
+struct conn_watch {
+	int		 fd;
+	int		(*fn)(int, void *);
+	void		*arg;
+};
+#define CONN_WATCH_MAX	4
+#define CONN_WATCHED	2
+
+/*
  * One connection to procd. Responses that arrive while another one is
  * awaited are kept in stash; notifications go to notify as they come.
  */
@@ -40,13 +53,22 @@ struct conn {
 	char		*out;
 	size_t		 outlen;
 
+	size_t		 pending;	/* requests not answered yet */
+	int		 heard;		/* procd has sent something */
+	pid_t		 child;		/* -1, or the ssh carrying it (-H) */
+	int		 child_status;	/* its wait status, once reaped */
+
 	void		(*notify)(const char *, json_t *, void *);
 	void		*notify_arg;
+
+	struct conn_watch watch[CONN_WATCH_MAX];
+	int		 nwatch;
 };
 
 /* Every option procctl knows; each command takes some of them. */
 enum procctl_opt {
 	OPT_SOCKET,
+	OPT_HOST,
 	OPT_JSON,
 	OPT_HELP,
 	OPT_VERSION,
@@ -76,13 +98,25 @@ enum procctl_opt {
 	OPT_WAIT_READY,
 	OPT_READY_TIMEOUT,
 	OPT_KILL_MODE,
+	OPT_RM,
+	OPT_DELAY,
+	OPT_ITERATIONS,
 	OPT__COUNT		/* how many there are */
 };
+/* One entry of the table of options (options.c). */
+struct procctl_option {
+	const char	*name;
+	int		 letter;
+	int		 has_arg;
+	enum procctl_opt id;
+};
+
 /* A command's options are the bits of one 64-bit word. */
 #define OPT(o)		(UINT64_C(1) << (o))
 _Static_assert(OPT__COUNT <= 64, "too many options for a word of bits");
 /* Every subcommand takes these, so they may also follow COMMAND. */
-#define OPT_COMMON	(OPT(OPT_SOCKET) | OPT(OPT_JSON) | OPT(OPT_HELP))
+#define OPT_COMMON	(OPT(OPT_SOCKET) | OPT(OPT_HOST) | OPT(OPT_JSON) | \
+    OPT(OPT_HELP))
 #define OPT_SPAWN	(OPT(OPT_NAME) | OPT(OPT_DAEMON) | OPT(OPT_PARENT) | \
     OPT(OPT_ENV) | OPT(OPT_UNSET) | OPT(OPT_CWD) | OPT(OPT_STOP_TIMEOUT) | \
     OPT(OPT_AS_USER) | OPT(OPT_AS_GROUP) | OPT_SUPERVISE)
@@ -135,6 +169,7 @@ _Static_assert(OPT__COUNT <= 64, "too many options for a word of bits");
 /* The options and operands of one command line, already checked. */
 struct procctl_args {
 	const char	*socket;
+	const char	*host;		/* -H [USER@]HOST[:SOCKET] */
 	int		 json;
 
 	const char	*name;
@@ -154,6 +189,7 @@ struct procctl_args {
 	json_t		*ready_timeout;
 	const char	*kill_mode;
 	int		 wait;
+	int		 rm;		/* run --rm */
 	json_t		*timeout;
 	int		 recursive;
 	int		 group;
@@ -163,6 +199,9 @@ struct procctl_args {
 	int		 streams;
 #define PROCCTL_STDOUT	0x1
 #define PROCCTL_STDERR	0x2
+	double		 delay;		/* top --delay, seconds */
+	json_int_t	 iterations;	/* top -n */
+	uint64_t	 given;		/* OPT() bits of the options given */
 
 	char		**operands;
 	int		 noperands;
@@ -206,6 +245,8 @@ struct cmd_follow {
 
 /* procctl.c */
 extern const struct procctl_command *const procctl_commands[];
+extern const struct procctl_command *const procctl_hidden_commands[];
+extern const struct procctl_command procctl_global;
 const struct procctl_command *procctl_find(const char *);
 void		 procctl_help(const struct procctl_command *);
 void		 procctl_vusage(struct procctl *, const char *, va_list);
@@ -214,9 +255,14 @@ int		 procctl_usage_error(struct procctl *, const char *, ...)
 
 /* options.c */
 int		 procctl_parse(struct procctl *, int, char **);
+int		 procctl_host_split(const char *, char **, char **, char **,
+		     const char **);
 int		 procctl_operands(struct procctl *);
 json_t		*procctl_job(struct procctl *, const char *);
 json_t		*procctl_string(struct procctl *, const char *);
+const struct procctl_option *procctl_option_next(const struct procctl_command *,
+		     size_t *);
+const char *const *procctl_option_words(enum procctl_opt);
 
 /* xmalloc.c */
 void		*xmalloc(size_t);
@@ -228,6 +274,7 @@ int		 xasprintf(char **, const char *, ...)
 
 /* client.c */
 int		 procctl_connect(struct procctl *);
+struct conn	*procctl_open(struct procctl *, uid_t *);
 void		 procctl_untrusted(struct procctl *, uid_t);
 void		 procctl_disconnect(struct procctl *);
 int		 procctl_request(struct procctl *, const char *, json_t *,
@@ -238,13 +285,16 @@ json_t		*procctl_call(struct procctl *, const char *, json_t *);
 void		 procctl_lost(struct procctl *);
 
 /* conn.c */
-struct conn	*conn_open(const char *, uid_t *);
+struct conn	*conn_open(const char *, uid_t *, int);
+struct conn	*conn_spawn(char *const *);
+int		 conn_child_status(struct conn *);
 void		 conn_free(struct conn *);
 json_int_t	 conn_send(struct conn *, const char *, json_t *);
 void		 conn_cork(struct conn *);
 int		 conn_uncork(struct conn *);
 int		 conn_wait(struct conn *, json_int_t, json_t **);
 int		 conn_stashed(struct conn *, json_int_t);
+int		 conn_watch(struct conn *, int, int (*)(int, void *), void *);
 
 /* format.c */
 void		 format_json(const json_t *);
@@ -258,6 +308,11 @@ void		 format_list(const json_t *);
 void		 format_info(const json_t *);
 void		 format_reexec(const json_t *);
 void		 format_event(const json_t *);
+void		 format_exit(const json_t *, char *, size_t);
+time_t		 format_parse_time(const char *);
+void		 format_span(time_t, char *, size_t);
+void		 format_now(char *, size_t);
+char		*format_words(const json_t *);
 
 /* cmd.c: what several commands share */
 void		 cmd_invalid(void);
@@ -291,5 +346,8 @@ extern const struct procctl_command cmd_logs_entry;
 extern const struct procctl_command cmd_events_entry;
 extern const struct procctl_command cmd_subscribe_entry;
 extern const struct procctl_command cmd_help_entry;
+extern const struct procctl_command cmd_bridge_entry;
+extern const struct procctl_command cmd_top_entry;
+extern const struct procctl_command cmd_complete_entry;
 
 #endif /* PROCCTL_H */

@@ -143,7 +143,8 @@ listen_clear(const char *path, const char *name)
 	}
 	if (!S_ISSOCK(sb.st_mode))
 		fatalx("%s exists and is not a socket; not touching it", path);
-	if ((fd = proto_connect(path)) != -1)
+	/* A full queue is a daemon too, one that is not accepting. */
+	if ((fd = proto_connect(path, 1)) != -1 || errno == EAGAIN)
 		fatalx("another procd is already listening on %s", path);
 	if (errno != ECONNREFUSED)
 		fatal("cannot check socket %s", path);

@@ -27,7 +27,7 @@ method_info_exec(struct request *req)
 	return (request_reply(req, json_pack("{s:s, s:s, s:i, s:I, s:s, s:s, "
 	    "s:I, s:s, s:o, s:b}",
 	    "version", PROCD_VERSION,
-	    "protocol", "1.1",
+	    "protocol", PROTO_VERSION,
 	    "pid", (int)procd_pid,
 	    "uid", (json_int_t)getuid(),
 	    "started_at", time_rfc3339(&procd_started, started,

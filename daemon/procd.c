@@ -278,7 +278,8 @@ procd_parse(int argc, char **argv)
 			procd_config.verbose++;
 			break;
 		case 'V':
-			printf("procd %s\n", PROCD_VERSION);
+			printf("procd %s (protocol %s)\n", PROCD_VERSION,
+			    PROTO_VERSION);
 			exit(0);
 		case 'h':
 			procd_usage(stdout);

@@ -95,10 +95,17 @@ static void
 spawn_child_fail(const struct spawn_child *sc, int step)
 {
 	struct spawn_report	r;
+	ssize_t			n;
 
 	r.step = step;
 	r.error = errno;
-	(void)write(sc->report, &r, sizeof r);
+	/*
+	 * If the report cannot be written, procd sees the pipe close without
+	 * one, which it reports as well as it can. (A (void) cast does not
+	 * quiet -Wunused-result under _FORTIFY_SOURCE; a used variable does.)
+	 */
+	n = write(sc->report, &r, sizeof r);
+	(void)n;
 	_exit(127);
 }
 

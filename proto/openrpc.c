@@ -126,6 +126,30 @@ openrpc_result(enum proto_result r)
 	return (json_pack("{s:s,s:o}", "name", name, "schema", schema));
 }
 
+/*
+ * A param's schema: its type's, narrowed to its words if it has some;
+ * an optional param may be null, which means the same as leaving it out.
+ */
+static json_t *
+openrpc_param(const struct proto_param *p)
+{
+	const char *const	*w;
+	json_t			*schema, *words;
+
+	schema = openrpc_param_schema(p->type);
+	if (p->words != NULL) {
+		words = json_array();
+		for (w = p->words; *w != NULL; w++)
+			json_array_append_new(words, json_string(*w));
+		json_object_set_new(schema, "enum", words);
+	}
+	if (!p->required)
+		schema = json_pack("{s:[o,{s:s}]}", "oneOf", schema,
+		    "type", "null");
+	return (json_pack("{s:s,s:s,s:b,s:o}", "name", p->name, "summary",
+	    p->summary, "required", p->required, "schema", schema));
+}
+
 static json_t *
 openrpc_method(const struct proto_method *m)
 {
@@ -134,9 +158,7 @@ openrpc_method(const struct proto_method *m)
 
 	params = json_array();
 	for (p = m->params; p->name != NULL; p++)
-		json_array_append_new(params, json_pack("{s:s,s:s,s:b,s:o}",
-		    "name", p->name, "summary", p->summary, "required",
-		    p->required, "schema", openrpc_param_schema(p->type)));
+		json_array_append_new(params, openrpc_param(p));
 	return (json_pack("{s:s,s:s,s:s,s:o,s:o}", "name", m->name,
 	    "summary", m->summary, "paramStructure", "by-name",
 	    "params", params, "result", openrpc_result(m->result)));

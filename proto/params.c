@@ -209,6 +209,40 @@ params_out_of_range(const json_t *v)
 	return (0);
 }
 
+/* The words param name of spec takes, or NULL for none or any string. */
+const char *const *
+proto_param_words(const struct proto_param *spec, const char *name)
+{
+	for (; spec->name != NULL; spec++) {
+		if (strcmp(spec->name, name) == 0)
+			return (spec->words);
+	}
+	return (NULL);
+}
+
+/*
+ * Is v one of words? If not, *cause says which they are: "must be a, b
+ * or c", as people write it.
+ */
+static int
+params_word(const json_t *v, const struct proto_param *p, char **cause)
+{
+	const char *const	*w;
+	char			 list[128];
+	size_t			 len;
+
+	for (w = p->words; *w != NULL; w++) {
+		if (strcmp(*w, json_string_value(v)) == 0)
+			return (0);
+	}
+	len = (size_t)snprintf(list, sizeof list, "must be");
+	for (w = p->words; *w != NULL && len < sizeof list; w++) {
+		len += (size_t)snprintf(list + len, sizeof list - len, "%s%s",
+		    w == p->words ? " " : w[1] == NULL ? " or " : ", ", *w);
+	}
+	return (params_fail(cause, p->name, list));
+}
+
 int
 proto_params_check(const json_t *params, const struct proto_param *spec,
     char **cause)
@@ -250,6 +284,8 @@ proto_params_check(const json_t *params, const struct proto_param *spec,
 		}
 		if ((wrong = params_check_one(v, p->type)) != NULL)
 			return (params_fail(cause, p->name, wrong));
+		if (p->words != NULL && params_word(v, p, cause) == -1)
+			return (-1);
 	}
 	return (0);
 }

@@ -10,6 +10,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +20,15 @@
 
 /*
  * Connects to procd's socket at path. Returns a blocking, close-on-exec
- * fd, or -1 with errno set.
+ * fd, or -1 with errno set. With nowait, a socket whose queue of
+ * connections is full (a daemon that does not accept) fails at once
+ * with EAGAIN instead of blocking until it accepts, which may be never.
  */
 int
-proto_connect(const char *path)
+proto_connect(const char *path, int nowait)
 {
 	struct sockaddr_un	sun;
-	int			fd, saved;
+	int			fd, saved, flags;
 
 	memset(&sun, 0, sizeof sun);
 	sun.sun_family = AF_UNIX;
@@ -34,17 +37,25 @@ proto_connect(const char *path)
 		return (-1);
 	}
 	memcpy(sun.sun_path, path, strlen(path));
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+	    (nowait ? SOCK_NONBLOCK : 0), 0)) == -1)
 		return (-1);
+	/* A Unix socket connects at once or not at all: no EINPROGRESS. */
 	while (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
 		if (errno == EINTR)
 			continue;
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return (-1);
+		goto fail;
 	}
+	if (nowait && ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1))
+		goto fail;
 	return (fd);
+
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return (-1);
 }
 
 /*

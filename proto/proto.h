@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <jansson.h>
 
-#define PROTO_VERSION		1
+#define PROTO_VERSION		"1.1"	/* the version of the protocol spoken */
 
 /* Defaults of the daemon's limits (see procd(8)). */
 #define PROTO_MAX_REQUEST	(1024 * 1024)
@@ -64,7 +64,7 @@ int		 proto_state_parse(const char *);
 char		*proto_socket_path(const char *);
 int		 proto_socket_path_chosen(const char *);
 int		 proto_peer_trusted(int, uid_t *);
-int		 proto_connect(const char *);
+int		 proto_connect(const char *, int);
 
 /*
  * frame.c: find the next line in buf. Returns 1 and sets *linelen (the
@@ -147,10 +147,13 @@ struct proto_param {
 	enum proto_ptype	 type;
 	int			 required;
 	const char		*summary;	/* for rpc.discover */
+	const char *const	*words;		/* a string's only values */
 };
 
 int		 proto_params_check(const json_t *, const struct proto_param *,
 		     char **);
+const char *const *proto_param_words(const struct proto_param *,
+		     const char *);
 
 /* methods.c: the params of each method. */
 extern const struct proto_param	proto_params_start[];

@@ -36,7 +36,7 @@ conn_open(const char *path)
 	struct conn	*c;
 	int		 fd, saved;
 
-	if ((fd = proto_connect(path)) == -1)
+	if ((fd = proto_connect(path, 0)) == -1)
 		return (NULL);
 	if (fcntl(fd, F_SETFL, O_NONBLOCK) == -1) {
 		saved = errno;

@@ -24,15 +24,15 @@
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static const struct proto_param fuzz_misc[] = {
-	{ "job", PROTO_P_JOB, 0, NULL },
-	{ "state", PROTO_P_STATES, 0, NULL },
-	{ "signal", PROTO_P_SIGNAL, 0, NULL },
-	{ "group", PROTO_P_BOOL, 0, NULL },
-	{ "jobs", PROTO_P_JOBS, 0, NULL },
-	{ "since", PROTO_P_UINT, 0, NULL },
-	{ "limit", PROTO_P_LOG_LIMIT, 0, NULL },
-	{ "data", PROTO_P_ANY, 0, NULL },
-	{ NULL, 0, 0, NULL },
+	{ "job", PROTO_P_JOB, 0, NULL, NULL },
+	{ "state", PROTO_P_STATES, 0, NULL, NULL },
+	{ "signal", PROTO_P_SIGNAL, 0, NULL, NULL },
+	{ "group", PROTO_P_BOOL, 0, NULL, NULL },
+	{ "jobs", PROTO_P_JOBS, 0, NULL, NULL },
+	{ "since", PROTO_P_UINT, 0, NULL, NULL },
+	{ "limit", PROTO_P_LOG_LIMIT, 0, NULL, NULL },
+	{ "data", PROTO_P_ANY, 0, NULL, NULL },
+	{ NULL, 0, 0, NULL, NULL },
 };
 
 static const struct proto_param *const fuzz_specs[] = {

@@ -161,6 +161,70 @@ def test_params_are_what_procd_accepts(procd, conn):
             assert e["code"] == -32602 and "is required" in e["message"], (m["name"], e)
 
 
+def base_schema(doc, schema):
+    """An optional param's schema is oneOf [its own, null]: its own."""
+    schema = resolve(doc, schema)
+    one = schema.get("oneOf")
+    if one and len(one) == 2 and one[1] == {"type": "null"}:
+        return resolve(doc, one[0])
+    return schema
+
+
+def required_params(conn, method, job):
+    """Valid values of a method's required params."""
+    values = {"argv": ["true"], "job": job, "signal": "HUP"}
+    if method == "unsubscribe":
+        values["subscription"] = conn.call("subscribe", {})["subscription"]
+    return values
+
+
+def test_words_are_the_ones_procd_takes(procd, conn):
+    """A param described with an enum takes exactly those words: another
+    is refused with a message that names them, in the same order."""
+    doc = discover(conn)
+    job = lc_start(conn, ["true"])["id"]
+    lc_join(conn, job)
+    seen = 0
+    for m in doc["methods"]:
+        for p in m["params"]:
+            words = base_schema(doc, p["schema"]).get("enum")
+            if words is None:
+                continue
+            seen += 1
+            req = required_params(conn, m["name"], job)
+            params = {q["name"]: req[q["name"]] for q in m["params"] if q["required"]}
+            params[p["name"]] = "no-such-word"
+            e = lc_err(conn, m["name"], params)
+            assert e["code"] == -32602, (m["name"], p["name"], e)
+            said = re.search(r"'%s' must be (.*)$" % p["name"], e["message"])
+            assert said, e["message"]
+            assert re.split(r", | or ", said.group(1)) == words, (words, e["message"])
+    assert seen == 5    # output, restart, kill_mode, stream, encoding
+
+
+def test_optional_params_may_be_null(procd, conn):
+    """As the protocol says, null for an optional param means leaving it
+    out; the document allows it, and procd takes it."""
+    doc = discover(conn)
+    ms = methods_of(doc)
+    job = lc_start(conn, ["true"])["id"]
+    lc_join(conn, job)
+    for name in ("start", "join", "status", "list", "logs", "subscribe"):
+        m = ms[name]
+        req = required_params(conn, name, job)
+        params = {}
+        for p in m["params"]:
+            if p["required"]:
+                params[p["name"]] = req[p["name"]]
+            else:
+                assert conforms(doc, p["schema"], None), (name, p)
+                params[p["name"]] = None
+        r = conn.call(name, params)
+        assert conforms(doc, m["result"]["schema"], r), (name, r)
+        if name == "start":
+            lc_join(conn, r["id"])
+
+
 def test_results_fit_the_schemas(procd, conn):
     doc = discover(conn)
     ms = methods_of(doc)

@@ -284,3 +284,63 @@ def test_run_output_complete_when_procctl_is_slow(procd):
     assert r.returncode == 0, r.stderr
     assert len(r.stdout) == 2000000, "procctl run showed %d of 2000000 bytes" % len(r.stdout)
     assert r.stdout == b"\0" * 2000000
+
+
+# --- run --rm: the finished job's record is closed -------------------------
+
+def test_run_rm_closes_the_record(procd, conn):
+    r = run(procd, "run", "--rm", "--", "sh", "-c", "echo out; echo err >&2; exit 5")
+    assert r.returncode == 5
+    assert r.stdout == b"out\n" and r.stderr == b"err\n"
+    assert conn.call("list") == []
+    # without --rm the run-PID record stays, as before
+    r = run(procd, "run", "--", "true")
+    assert r.returncode == 0
+    jobs = conn.call("list")
+    assert len(jobs) == 1 and jobs[0]["name"].startswith("run-")
+
+
+def test_run_rm_named_job_frees_its_name(procd, conn):
+    for _ in range(3):
+        r = run(procd, "run", "--rm", "--name", "again", "--", "true")
+        assert r.returncode == 0, r.stderr
+    e = conn.call_raw("status", {"job": "again"})
+    assert e["error"]["code"] == -32001
+
+
+def test_run_rm_after_an_interrupt(procd, conn):
+    p = popen(procd, "run", "--rm", "--name", "rmi", "--", "sh", "-c",
+              "echo ready; exec sleep 30")
+    try:
+        assert readline(p) == b"ready\n"
+        p.send_signal(signal.SIGINT)
+        finish(p)
+        assert p.returncode == 143
+        assert conn.call_raw("status", {"job": "rmi"})["error"]["code"] == -32001
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def test_run_rm_waits_for_child_jobs(procd, conn, tmp_path):
+    """The record is closed only once the job has finished (with its
+    non-daemon children), which is when run returns."""
+    script = tmp_path / "parent.sh"
+    script.write_text(
+        'id=$(%s --socket %s start --parent rmp -- sleep 0.5 | sed "s/[^0-9].*//")\n'
+        'echo started\n' % (PROCCTL, procd.sock))
+    r = run(procd, "run", "--rm", "--name", "rmp", "--", "sh", str(script))
+    assert r.returncode == 0, r.stderr
+    assert b"started" in r.stdout
+    names = [j["name"] for j in conn.call("list")]
+    assert "rmp" not in names
+    assert len(names) == 1     # the child's own record stays
+
+
+def test_run_stdin_is_dev_null(procd):
+    r = subprocess.run([PROCCTL, "--socket", procd.sock, "run", "--", "sh", "-c",
+                        "readlink /proc/self/fd/0; cat"],
+                       input=b"not for the job\n", capture_output=True, timeout=30)
+    assert r.returncode == 0
+    assert r.stdout == b"/dev/null\n"

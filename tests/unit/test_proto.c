@@ -535,8 +535,8 @@ static void
 test_decode_overflow(void **state)
 {
 	static const struct proto_param spec_jobs[] = {
-		{ "jobs", PROTO_P_JOBS, 0, NULL },
-		{ NULL, 0, 0, NULL },
+		{ "jobs", PROTO_P_JOBS, 0, NULL, NULL },
+		{ NULL, 0, 0, NULL, NULL },
 	};
 	struct proto_message	 msg;
 	struct proto_request	*req;
@@ -820,11 +820,11 @@ test_frame_sequence(void **state)
 /* --- proto_params_check --- */
 
 static const struct proto_param spec_misc[] = {
-	{ "state", PROTO_P_STATES, 0, NULL },
-	{ "signal", PROTO_P_SIGNAL, 0, NULL },
-	{ "jobs", PROTO_P_JOBS, 0, NULL },
-	{ "any", PROTO_P_ANY, 0, NULL },
-	{ NULL, 0, 0, NULL },
+	{ "state", PROTO_P_STATES, 0, NULL, NULL },
+	{ "signal", PROTO_P_SIGNAL, 0, NULL, NULL },
+	{ "jobs", PROTO_P_JOBS, 0, NULL, NULL },
+	{ "any", PROTO_P_ANY, 0, NULL, NULL },
+	{ NULL, 0, 0, NULL, NULL },
 };
 
 /*
@@ -2554,20 +2554,20 @@ test_connect_too_long(void **state)
 	path[0] = '/';
 	path[sizeof sun.sun_path] = '\0';
 	errno = 0;
-	assert_int_equal(proto_connect(path), -1);
+	assert_int_equal(proto_connect(path, 0), -1);
 	assert_int_equal(errno, ENAMETOOLONG);
 
 	path[sizeof path - 1] = '\0';
 	memset(path + sizeof sun.sun_path, 'a', 63);
 	errno = 0;
-	assert_int_equal(proto_connect(path), -1);
+	assert_int_equal(proto_connect(path, 0), -1);
 	assert_int_equal(errno, ENAMETOOLONG);
 
 	/* The longest that fits is looked up. */
 	memcpy(path, "/nonexistent-procd-test/", 24);
 	path[sizeof sun.sun_path - 1] = '\0';
 	errno = 0;
-	assert_int_equal(proto_connect(path), -1);
+	assert_int_equal(proto_connect(path, 0), -1);
 	assert_int_equal(errno, ENOENT);
 }
 
@@ -2581,14 +2581,14 @@ test_connect_missing(void **state)
 	snprintf(path, sizeof path, "%s/procd.sock", dir);
 
 	errno = 0;
-	assert_int_equal(proto_connect(path), -1);
+	assert_int_equal(proto_connect(path, 0), -1);
 	assert_true(errno == ENOENT || errno == ECONNREFUSED);
 
 	/* A socket file nobody listens on any more. */
 	fd = bound_socket(path, 0);
 	close(fd);
 	errno = 0;
-	assert_int_equal(proto_connect(path), -1);
+	assert_int_equal(proto_connect(path, 0), -1);
 	assert_int_equal(errno, ECONNREFUSED);
 
 	assert_int_equal(unlink(path), 0);
@@ -2605,7 +2605,7 @@ test_connect(void **state)
 	snprintf(path, sizeof path, "%s/procd.sock", dir);
 	lfd = bound_socket(path, 1);
 
-	fd = proto_connect(path);
+	fd = proto_connect(path, 0);
 	assert_true(fd >= 0);
 	flags = fcntl(fd, F_GETFD);
 	assert_true(flags != -1);
