@@ -63,6 +63,25 @@ cmd_methods_type(const json_t *schema, char *buf, size_t size)
 		snprintf(buf, size, "any");
 }
 
+/*
+ * An optional param's schema is "its own, or null" (null means left
+ * out): its own is what people want to read.
+ */
+static const json_t *
+cmd_methods_optional(const json_t *schema)
+{
+	const json_t	*one, *null;
+
+	one = json_object_get(schema, "oneOf");
+	if (json_array_size(one) != 2)
+		return (schema);
+	null = json_object_get(json_array_get(one, 1), "type");
+	if (!json_is_string(null) ||
+	    strcmp(json_string_value(null), "null") != 0)
+		return (schema);
+	return (json_array_get(one, 0));
+}
+
 static const char *
 cmd_methods_text(const json_t *o, const char *key)
 {
@@ -87,8 +106,8 @@ cmd_methods_print(const json_t *doc)
 		    cmd_methods_text(m, "name"), type,
 		    cmd_methods_text(m, "summary"));
 		json_array_foreach(json_object_get(m, "params"), j, p) {
-			cmd_methods_type(json_object_get(p, "schema"), type,
-			    sizeof type);
+			cmd_methods_type(cmd_methods_optional(
+			    json_object_get(p, "schema")), type, sizeof type);
 			printf("    %-18s %-18s %s%s\n",
 			    cmd_methods_text(p, "name"), type,
 			    json_is_true(json_object_get(p, "required")) ?
