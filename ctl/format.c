@@ -488,15 +488,15 @@ format_cell_str(const json_t *job, const char *key)
 	return (xstrdup(s != NULL ? s : ""));
 }
 
-/* An integer field as a cell; empty when the job has none. */
-static char *
-format_cell_int(const json_t *job, const char *key)
+/* An integer field as a cell; none when the job has none. */
+char *
+format_cell_int(const json_t *job, const char *key, const char *none)
 {
 	json_t	*v = json_object_get(job, key);
 	char	*s;
 
 	if (!json_is_integer(v))
-		return (xstrdup(""));
+		return (xstrdup(none));
 	xasprintf(&s, "%lld", (long long)json_integer_value(v));
 	return (s);
 }
@@ -518,20 +518,20 @@ format_row(const json_t *job, char **cells)
 {
 	char	 buf[64];
 
-	cells[0] = format_cell_int(job, PROTO_F_ID);
+	cells[0] = format_cell_int(job, PROTO_F_ID, "");
 	cells[1] = format_cell_str(job, PROTO_F_NAME);
 	/* The owner's name, or its uid when it has none. */
 	if (format_str(job, PROTO_F_USER) != NULL)
 		cells[2] = format_cell_str(job, PROTO_F_USER);
 	else
-		cells[2] = format_cell_int(job, PROTO_F_UID);
-	cells[3] = format_cell_int(job, PROTO_F_PID);
+		cells[2] = format_cell_int(job, PROTO_F_UID, "");
+	cells[3] = format_cell_int(job, PROTO_F_PID, "");
 	cells[4] = format_cell_str(job, PROTO_F_STATE);
 	cells[5] = format_cell_ready(job);
 	format_exit(job, buf, sizeof buf);
 	cells[6] = xstrdup(buf);
-	cells[7] = format_cell_int(job, PROTO_F_RESTARTS);
-	cells[8] = format_cell_int(job, PROTO_F_PARENT);
+	cells[7] = format_cell_int(job, PROTO_F_RESTARTS, "");
+	cells[8] = format_cell_int(job, PROTO_F_PARENT, "");
 	cells[9] = xstrdup(json_is_true(json_object_get(job,
 	    PROTO_F_DAEMON)) ? "yes" : "no");
 	format_age(format_str(job, PROTO_F_STARTED_AT), 1, buf, sizeof buf);

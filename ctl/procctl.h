@@ -298,6 +298,7 @@ int		 conn_watch(struct conn *, int, int (*)(int, void *), void *);
 
 /* format.c */
 void		 format_json(const json_t *);
+char		*format_cell_int(const json_t *, const char *, const char *);
 void		 format_label(const json_t *, char *, size_t);
 void		 format_job(const json_t *);
 void		 format_start(const json_t *);

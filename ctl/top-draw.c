@@ -94,19 +94,6 @@ top_draw_str(const json_t *job, const char *key)
 	return (json_is_string(v) ? json_string_value(v) : NULL);
 }
 
-/* An integer field as a cell; "-" when the job has none. */
-static char *
-top_draw_int(const json_t *job, const char *key)
-{
-	json_t	*v = json_object_get(job, key);
-	char	*s;
-
-	if (!json_is_integer(v))
-		return (xstrdup("-"));
-	xasprintf(&s, "%lld", (long long)json_integer_value(v));
-	return (s);
-}
-
 /*
  * Control characters in a name or a command (C0, DEL, and C1 in UTF-8)
  * would act on the terminal, or break a plain table's lines: each
@@ -263,19 +250,19 @@ top_draw_cells(const struct top *top, const struct top_job *tj,
 	char		 buf[64];
 	int		 c;
 
-	cells[TOP_ID] = top_draw_int(job, PROTO_F_ID);
+	cells[TOP_ID] = format_cell_int(job, PROTO_F_ID, "-");
 	s = top_draw_str(job, PROTO_F_NAME);
 	cells[TOP_NAME] = xstrdup(s != NULL ? s : "-");
 	/* The owner's name, or its uid when it has none, as list has it. */
 	if ((s = top_draw_str(job, PROTO_F_USER)) != NULL)
 		cells[TOP_USER] = xstrdup(s);
 	else
-		cells[TOP_USER] = top_draw_int(job, PROTO_F_UID);
+		cells[TOP_USER] = format_cell_int(job, PROTO_F_UID, "-");
 	s = top_draw_str(job, PROTO_F_STATE);
 	cells[TOP_STATE] = xstrdup(s != NULL ? s : "?");
 	format_exit(job, buf, sizeof buf);
 	cells[TOP_EXIT] = xstrdup(*buf != '\0' ? buf : "-");
-	cells[TOP_PID] = top_draw_int(job, PROTO_F_PID);
+	cells[TOP_PID] = format_cell_int(job, PROTO_F_PID, "-");
 	if (tj->live && tj->cpu >= 0)
 		xasprintf(&cells[TOP_CPU], "%.1f", tj->cpu);
 	else
@@ -283,7 +270,7 @@ top_draw_cells(const struct top *top, const struct top_job *tj,
 	cells[TOP_TIME] = top_draw_time(top_proc_cpu_time(top, tj));
 	cells[TOP_RSS] = top_draw_rss(top_proc_rss(tj));
 	cells[TOP_UPTIME] = top_draw_uptime(job);
-	cells[TOP_RESTARTS] = top_draw_int(job, PROTO_F_RESTARTS);
+	cells[TOP_RESTARTS] = format_cell_int(job, PROTO_F_RESTARTS, "-");
 	cells[TOP_READY] = xstrdup(!json_is_boolean(ready) ? "-" :
 	    json_is_true(ready) ? "yes" : "no");
 	cells[TOP_COMMAND] = format_words(json_object_get(job, PROTO_F_ARGV));

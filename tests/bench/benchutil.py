@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +29,30 @@ def wait_for_socket(path, proc, timeout=10.0):
             time.sleep(0.01)
         finally:
             s.close()
+
+
+def check_counts(ap, args, names, least=1):
+    """ap.error unless each of args' names is at least least."""
+    for name in names:
+        if getattr(args, name) < least:
+            ap.error("--%s must be at least %d" % (name.replace("_", "-"),
+                                                  least))
+
+
+def begin(args, describe):
+    """What every benchmark does before its figures: SIGTERM and SIGHUP
+    unwind like Ctrl-C (so that its procd is stopped), describe(args)
+    prints what runs where. False when there is no procd to run."""
+    def interrupted(*_):
+        raise KeyboardInterrupt()
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, interrupted)
+    describe(args)
+    if not os.access(args.procd, os.X_OK):
+        print("# no procd at %s: build it first or give --procd"
+              % args.procd)
+        return False
+    return True
 
 
 def machine_busy():

@@ -745,20 +745,9 @@ def main():
                     help="info round trips per point (default 1000)")
     args = ap.parse_args()
     args.procd = os.path.abspath(args.procd)
-    for name in ("rounds", "jobs", "captured", "info_rtts"):
-        if getattr(args, name) < 1:
-            ap.error("--%s must be at least 1" % name.replace("_", "-"))
-    if args.clients < 0:
-        ap.error("--clients must be at least 0")
-
-    def interrupted(*_):
-        raise KeyboardInterrupt()
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, interrupted)
-    describe(args)
-    if not os.access(args.procd, os.X_OK):
-        print("# no procd at %s: build it first or give --procd"
-              % args.procd)
+    benchutil.check_counts(ap, args, ("rounds", "jobs", "captured", "info_rtts"))
+    benchutil.check_counts(ap, args, ("clients",), least=0)
+    if not benchutil.begin(args, describe):
         return 0
     table = benchutil.Table()
     need = args.clients + 64

@@ -888,21 +888,10 @@ def main():
     args.procd = os.path.abspath(args.procd)
     if args.notify_worker:
         args.notify_worker = os.path.abspath(args.notify_worker)
-    for name in ("rounds", "jobs", "notify_jobs", "spawn_jobs",
-                 "tree_procs", "timeout"):
-        if getattr(args, name) < 1:
-            ap.error("--%s must be at least 1" % name.replace("_", "-"))
-    if args.restart_limit < 1:
-        ap.error("--restart-limit must be at least 1")
-    # A SIGTERM or SIGHUP unwinds like Ctrl-C, so that procd is stopped.
-    def interrupted(*_):
-        raise KeyboardInterrupt()
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, interrupted)
-    describe(args)
-    if not os.access(args.procd, os.X_OK):
-        print("# no procd at %s: build it first or give --procd"
-              % args.procd)
+    benchutil.check_counts(ap, args, ("rounds", "jobs", "notify_jobs",
+                                      "spawn_jobs", "tree_procs", "timeout",
+                                      "restart_limit"))
+    if not benchutil.begin(args, describe):
         return 0
     t0 = time.monotonic()
     busy0 = benchutil.machine_busy()

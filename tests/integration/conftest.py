@@ -761,8 +761,10 @@ def lg_next_event(conn, sub=None, timeout=10.0):
     return lg_check_event(m, sub)
 
 
-def lg_events_until(conn, pred, sub=None, timeout=15.0):
-    """Event params read until pred(params) is true (inclusive)."""
+def lg_events_until(conn, pred, sub=None, timeout=15.0, check=lg_check_event):
+    """Event params read until pred(params) is true (inclusive); each
+    message must pass check(message, sub), which returns its params
+    (version 1's events by default)."""
     out = []
     deadline = time.monotonic() + timeout
     while True:
@@ -770,7 +772,9 @@ def lg_events_until(conn, pred, sub=None, timeout=15.0):
         if left <= 0:
             raise TimeoutError("event not seen; got %r" %
                                [(e["seq"], e["event"], e["job"] and e["job"]["id"]) for e in out])
-        e = lg_next_event(conn, sub, left)
+        m = conn.recv(left)
+        assert m is not None, "connection closed while waiting for an event"
+        e = check(m, sub)
         out.append(e)
         if pred(e):
             return out
@@ -1037,3 +1041,82 @@ def cg_remove_test_subtrees():
                 os.rmdir(sub)
             except OSError:
                 pass
+
+
+# --- a process's stdout read line by line by a thread (procctl events,
+# run, logs -f under test) ---
+import threading as _ln_threading
+
+
+class Lines:
+    """The lines of a process's stdout, read by a thread."""
+
+    def __init__(self, p):
+        self.p = p
+        self.lines = []
+        self.pos = 0
+        self.eof = False
+        self.cv = _ln_threading.Condition()
+        _ln_threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        for line in iter(self.p.stdout.readline, b""):
+            with self.cv:
+                self.lines.append(line)
+                self.cv.notify_all()
+        with self.cv:
+            self.eof = True
+            self.cv.notify_all()
+
+    def wait(self, pred, timeout=20):
+        """The first unread line for which pred is true (those before it
+        are consumed too); None at the deadline or end of file."""
+        deadline = time.monotonic() + timeout
+        with self.cv:
+            while True:
+                while self.pos < len(self.lines):
+                    line = self.lines[self.pos]
+                    self.pos += 1
+                    if pred(line):
+                        return line
+                left = deadline - time.monotonic()
+                if self.eof or left <= 0:
+                    return None
+                self.cv.wait(left)
+
+    def upto(self, pred, timeout=15):
+        """The unread lines up to the first for which pred is true
+        (consumed); that line must come."""
+        start = self.pos
+        if self.wait(pred, timeout) is None:
+            raise AssertionError("line not seen; got %r" % self.lines[start:])
+        return self.lines[start:self.pos]
+
+    def next(self, timeout=20):
+        line = self.wait(lambda l: True, timeout)
+        assert line is not None, "no line came (end of file: %s)" % self.eof
+        return line
+
+    def rest(self, timeout=20):
+        """The unread lines once the end of file has come."""
+        deadline = time.monotonic() + timeout
+        with self.cv:
+            while not self.eof:
+                left = deadline - time.monotonic()
+                assert left > 0, "no end of file came"
+                self.cv.wait(left)
+            out, self.pos = self.lines[self.pos:], len(self.lines)
+            return out
+
+
+def lines_wait_events_shown(conn, lines, tag="probe"):
+    """Starts probe jobs on conn until the procctl events reading into
+    lines shows one: it is subscribed. Returns the lines up to it."""
+    for i in range(60):
+        name = "%s%d" % (tag, i)
+        conn.call("start", {"argv": ["true"], "name": name})
+        start = lines.pos
+        if lines.wait(lambda l: name.encode() in l, timeout=0.5) is not None:
+            return lines.lines[start:lines.pos]
+        assert not lines.eof, "procctl events ended"
+    raise AssertionError("procctl events showed none of the probe jobs")

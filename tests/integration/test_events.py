@@ -15,7 +15,7 @@ import pytest
 from conftest import (LC_PY, PROCCTL, lc_check_job, lc_err, lc_join, lc_start,
                       lc_status, lg_check_event, lg_events_until, lg_next_event,
                       wait_until,
-                      lg_subscribe)
+                      lg_subscribe, Lines, lines_wait_events_shown)
 
 
 # The subscribe response must come first; see conftest.
@@ -547,60 +547,13 @@ def test_usage_maxrss_in_kib(procd, conn):
 
 # --- procctl events ---
 
-class Lines:
-    """The lines of a process's stdout, read by a thread."""
-
-    def __init__(self, p):
-        self.p = p
-        self.lines = []
-        self.eof = False
-        self.cv = threading.Condition()
-        self.th = threading.Thread(target=self._run, daemon=True)
-        self.th.start()
-
-    def _run(self):
-        for line in iter(self.p.stdout.readline, b""):
-            with self.cv:
-                self.lines.append(line)
-                self.cv.notify_all()
-        with self.cv:
-            self.eof = True
-            self.cv.notify_all()
-
-    def wait(self, pred, timeout=15):
-        """Lines from the first unread one up to the first for which pred
-        is true (consumed)."""
-        deadline = time.monotonic() + timeout
-        with self.cv:
-            i = getattr(self, "pos", 0)
-            while True:
-                while i < len(self.lines):
-                    i += 1
-                    if pred(self.lines[i - 1]):
-                        out = self.lines[getattr(self, "pos", 0):i]
-                        self.pos = i
-                        return out
-                left = deadline - time.monotonic()
-                if left <= 0 or self.eof:
-                    raise AssertionError("line not seen; got %r" % self.lines[getattr(self, "pos", 0):])
-                self.cv.wait(left)
-
-
 def wait_subscribed(conn, lines, name="probe"):
     """Start probe jobs until procctl events shows one: it is subscribed."""
-    for i in range(40):
-        tag = ("%s%d" % (name, i)).encode()
-        lc_start(conn, ["true"], name=tag.decode())
-        try:
-            return lines.wait(lambda l: tag in l, timeout=0.5)
-        except AssertionError:
-            if lines.eof:
-                raise
-    raise AssertionError("procctl events showed nothing")
+    return lines_wait_events_shown(conn, lines, name)
 
 
 def read_lines_until(lines, pred, timeout=15):
-    return lines.wait(pred, timeout)
+    return lines.upto(pred, timeout)
 
 
 @pytest.mark.parametrize("command", ["events", "subscribe"])
@@ -686,11 +639,9 @@ def test_procctl_events_job_filter(procd, conn):
         # subscribed once a probe's events show
         for w in probes:
             conn.call("terminate", {"job": w})
-            try:
-                L.wait(lambda l: w.encode() in l and b"exited" in l.split(), timeout=1)
+            if L.wait(lambda l: w.encode() in l and b"exited" in l.split(),
+                      timeout=1) is not None:
                 break
-            except AssertionError:
-                pass
         else:
             raise AssertionError("procctl events showed nothing")
         conn.call("terminate", {"job": "other"})

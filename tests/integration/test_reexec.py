@@ -32,7 +32,8 @@ import pytest
 from conftest import (LC_PY, PROCD, SANITIZED, USR_PY, Conn, LcProcs, lc_err, lc_join,
                       lc_notify_argv, lc_proc_status, lc_start, lc_start_term_ignoring,
                       lc_status, lc_wait_job, lc_wait_state, lc_write_script,
-                      lc_zombies_of, lg_follow_collect, lg_subscribe, pid_alive,
+                      lc_zombies_of, lg_events_until, lg_follow_collect, lg_subscribe,
+                      pid_alive,
                       proc_start_time, run_as_user, wait_for_socket, wait_until)
 from test_cgroup import cgroup2_mount, proc_cgroup
 from test_systemd import worker_fds
@@ -239,19 +240,7 @@ def event_params(m, sub=None):
 def events_until(c, pred, sub=None, timeout=30.0):
     """Event params read from c until pred(params) (inclusive); messages
     that are not events are an error."""
-    out = []
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError("event not seen; got %r" %
-                                 [(e["seq"], e["event"], e["job"]["id"]) for e in out])
-        m = c.recv(left)
-        assert m is not None, "connection closed while waiting for events"
-        e = event_params(m, sub)
-        out.append(e)
-        if pred(e):
-            return out
+    return lg_events_until(c, pred, sub, timeout, check=event_params)
 
 
 def job_event(jid, event):

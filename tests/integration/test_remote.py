@@ -18,13 +18,12 @@ import struct
 import subprocess
 import tempfile
 import termios
-import threading
 import time
 
 import pytest
 
 from conftest import (PROCCTL, PROCD, USR_PY, Conn, Procd, lc_status, run_as_user,
-                      wait_for_socket, wait_until)
+                      wait_for_socket, wait_until, Lines, lines_wait_events_shown)
 
 SSHD = "/usr/sbin/sshd"
 SSH = shutil.which("ssh")
@@ -450,73 +449,14 @@ def test_large_answers_arrive_whole(remote):
     assert r.returncode == 0 and r.stdout == remote.local("--json", "list").stdout
 
 
-class Lines:
-    """The lines of a process's stdout, read by a thread."""
-
-    def __init__(self, p):
-        self.p = p
-        self.lines = []
-        self.pos = 0
-        self.eof = False
-        self.cv = threading.Condition()
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self):
-        for line in iter(self.p.stdout.readline, b""):
-            with self.cv:
-                self.lines.append(line)
-                self.cv.notify_all()
-        with self.cv:
-            self.eof = True
-            self.cv.notify_all()
-
-    def wait(self, pred, timeout=20):
-        """The first unread line for which pred is true (those before it
-        are consumed too); None at the deadline or end of file."""
-        deadline = time.monotonic() + timeout
-        with self.cv:
-            while True:
-                while self.pos < len(self.lines):
-                    line = self.lines[self.pos]
-                    self.pos += 1
-                    if pred(line):
-                        return line
-                left = deadline - time.monotonic()
-                if self.eof or left <= 0:
-                    return None
-                self.cv.wait(left)
-
-    def next(self, timeout=20):
-        line = self.wait(lambda l: True, timeout)
-        assert line is not None, "no line came (end of file: %s)" % self.eof
-        return line
-
-    def rest(self, timeout=20):
-        """The unread lines once the end of file has come."""
-        deadline = time.monotonic() + timeout
-        with self.cv:
-            while not self.eof:
-                left = deadline - time.monotonic()
-                assert left > 0, "no end of file came"
-                self.cv.wait(left)
-            out, self.pos = self.lines[self.pos:], len(self.lines)
-            return out
-
-
 def wait_shown(procd, lines, tag):
     """Start probe jobs until the events of one show: subscribed."""
     c = procd.connect()
     try:
-        for i in range(60):
-            name = "%s%d" % (tag, i)
-            c.call("start", {"argv": ["true"], "name": name})
-            if lines.wait(lambda l: name.encode() in l, timeout=0.5) is not None:
-                return
-            assert not lines.eof, "procctl events ended"
+        lines_wait_events_shown(c, lines, tag)
     finally:
         c.close()
         procd.conns.remove(c)
-    raise AssertionError("procctl events showed none of the probe jobs")
 
 
 def finish(p, timeout=30, killed=False):

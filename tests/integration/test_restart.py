@@ -19,7 +19,7 @@ import pytest
 from conftest import (LC_STATES, LC_TIME_RE, lc_check_job, lc_err, lc_join, lc_start,
                       lc_status, lc_wait_state, lc_write_script, pid_alive,
                       wait_until,
-                      lg_subscribe,
+                      lg_events_until, lg_subscribe,
                       lc_wait_job)
 
 RS_STATES = ("running", "stopping", "restarting", "waiting", "exited")
@@ -87,19 +87,7 @@ def rs_event(m, sub=None):
 
 def rs_events_until(conn, pred, sub=None, timeout=15.0):
     """Events read from conn until pred(params) is true (inclusive)."""
-    out = []
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError("event not seen; got %r" %
-                                 [(e["seq"], e["event"], e["job"]["id"]) for e in out])
-        m = conn.recv(left)
-        assert m is not None, "connection closed while waiting for an event"
-        e = rs_event(m, sub)
-        out.append(e)
-        if pred(e):
-            return out
+    return lg_events_until(conn, pred, sub, timeout, check=rs_event)
 
 
 def job_event(job_id, event):
