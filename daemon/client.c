@@ -21,6 +21,7 @@
 
 #define CLIENT_READ_CHUNK	(64 * 1024)
 #define CLIENT_WRITE_CHUNK	(1024 * 1024)
+#define CLIENT_FOLLOW_SNDBUF	(1024 * 1024)	/* see client_following */
 #define CLIENT_DISCARD_MAX	(64 * 1024 * 1024)
 #define CLIENT_LINGER_SEC	1	/* to drop the rest of a long line */
 /*
@@ -36,6 +37,18 @@
  * clients' events.
  */
 #define CLIENT_TURN_NSEC	(5 * 1000 * 1000)
+/*
+ * Output of a chunk that a client's socket did not take at once is copied
+ * into blocks: see client_queue.
+ */
+#define CLIENT_BLOCK_SIZE	(256 * 1024)
+#define CLIENT_BLOCKS_KEPT	8
+
+struct client_block {
+	u_int		 refs;		/* its client, and each queued piece */
+	size_t		 used;
+	char		 data[CLIENT_BLOCK_SIZE];
+};
 
 struct clients	 clients = TAILQ_HEAD_INITIALIZER(clients);
 u_int		 clients_count;
@@ -44,6 +57,8 @@ static u_int		 client_next_id = 1;
 static struct timespec	 client_turn_end;
 static struct clients	 clients_dead = TAILQ_HEAD_INITIALIZER(clients_dead);
 static struct event	*client_reaper;
+static struct client_block *client_blocks_kept[CLIENT_BLOCKS_KEPT];
+static u_int		 client_nblocks_kept;
 
 static void	client_read(struct bufferevent *, void *);
 static void	client_write(struct bufferevent *, void *);
@@ -68,6 +83,47 @@ client_discard_input(int fd)
 	}
 }
 
+static struct client_block *
+client_block_new(void)
+{
+	struct client_block	*b;
+
+	if (client_nblocks_kept > 0)
+		b = client_blocks_kept[--client_nblocks_kept];
+	else
+		b = xmalloc(sizeof *b);
+	b->refs = 1;
+	b->used = 0;
+	return (b);
+}
+
+static void
+client_block_unref(struct client_block *b)
+{
+	if (--b->refs > 0)
+		return;
+	if (client_nblocks_kept < CLIENT_BLOCKS_KEPT)
+		client_blocks_kept[client_nblocks_kept++] = b;
+	else
+		free(b);
+}
+
+/* libevent has sent, or dropped, a piece queued from a block. */
+static void
+client_block_done(const void *data, size_t len, void *arg)
+{
+	client_block_unref(arg);
+}
+
+/* c's block goes back once nothing is queued: idle, c holds none. */
+static void
+client_block_release(struct client *c)
+{
+	if (c->block != NULL)
+		client_block_unref(c->block);
+	c->block = NULL;
+}
+
 static void
 client_reap(int fd, short events, void *arg)
 {
@@ -76,6 +132,7 @@ client_reap(int fd, short events, void *arg)
 	while ((c = TAILQ_FIRST(&clients_dead)) != NULL) {
 		TAILQ_REMOVE(&clients_dead, c, entry);
 		client_discard_input(bufferevent_getfd(c->bev));
+		client_block_release(c);
 		bufferevent_free(c->bev);
 		event_free(c->pump);
 		event_free(c->resume);
@@ -288,6 +345,89 @@ client_send_buffer(struct client *c, struct evbuffer *buf)
 	evbuffer_add_buffer(out, buf);
 }
 
+/*
+ * Queues a copy of len bytes on c. Large output (a read's worth of a
+ * worker's, for a client that lags) comes and goes in bursts, and memory
+ * fresh from the kernel each time costs more in page faults than the
+ * copy itself: it is copied into blocks, kept for reuse. c fills one
+ * block before it takes the next, and blocks are sent in the order they
+ * were filled, so c holds what it has queued and at most two blocks more.
+ * Small output shares libevent's chains.
+ */
+static int
+client_queue(struct client *c, const char *data, size_t len)
+{
+	struct evbuffer		*out = bufferevent_get_output(c->bev);
+	struct client_block	*b;
+	size_t			 n;
+
+	if (len < CLIENT_COPY_MAX)
+		return (evbuffer_add(out, data, len));
+	while (len > 0) {
+		if ((b = c->block) == NULL || b->used == CLIENT_BLOCK_SIZE) {
+			client_block_release(c);
+			b = c->block = client_block_new();
+		}
+		n = CLIENT_BLOCK_SIZE - b->used;
+		if (n > len)
+			n = len;
+		memcpy(b->data + b->used, data, n);
+		if (evbuffer_add_reference(out, b->data + b->used, n,
+		    client_block_done, b) == -1)
+			return (-1);
+		b->refs++;
+		b->used += n;
+		data += n;
+		len -= n;
+	}
+	return (0);
+}
+
+/*
+ * Sends len bytes (copied) to c, within its output limit. With nothing
+ * queued they go straight to the socket, as far as it takes them, and
+ * only the rest is queued: output for a client that keeps up is neither
+ * copied nor left for the next loop turn. An error is left for the
+ * bufferevent to find on its next write.
+ */
+void
+client_send_data(struct client *c, const char *data, size_t len)
+{
+	ssize_t	n = 0;
+
+	if (c->flags & CLIENT_DEAD)
+		return;
+	if (client_output_over(c, len))
+		return;
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		n = send(bufferevent_getfd(c->bev), data, len,
+		    MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n == -1)
+			n = 0;
+	}
+	if ((size_t)n < len && client_queue(c, data + n, len - n) == -1)
+		client_close(c);
+}
+
+/*
+ * c follows a job's output: a bigger socket send buffer lets one write
+ * carry a whole read's worth of notifications. What bounds a follower's
+ * rate is the round trip of wake-ups between procd writing and the peer
+ * reading, and the default buffer (net.core.wmem_default, often 208 KiB)
+ * holds less than one read in base64. The kernel doubles the size asked
+ * for and caps it at twice net.core.wmem_max; it is kernel memory, per
+ * following client, on top of what the output limit lets procd queue.
+ */
+void
+client_following(struct client *c)
+{
+	int	size = CLIENT_FOLLOW_SNDBUF;
+
+	if (setsockopt(bufferevent_getfd(c->bev), SOL_SOCKET, SO_SNDBUF,
+	    &size, sizeof size) == -1)
+		log_debug("client %u: SO_SNDBUF: %s", c->id, strerror(errno));
+}
+
 static void
 client_drop_requests(struct client *c)
 {
@@ -421,7 +561,7 @@ client_last_byte(struct evbuffer *in)
 }
 
 static void
-client_read_lines(struct client *c, struct evbuffer *in)
+client_read_lines_turn(struct client *c, struct evbuffer *in)
 {
 	struct evbuffer_ptr	 start, nl;
 	const char		*data;
@@ -473,10 +613,24 @@ client_read_lines(struct client *c, struct evbuffer *in)
 			client_too_long(c);
 			return;
 		}
-		if (linelen > 0)
+		if (linelen > 0) {
+			spawn_defer_more(evbuffer_get_length(in) > used);
 			request_line(c, data, linelen);
+		}
 		evbuffer_drain(in, used);
 	}
+}
+
+/*
+ * Runs what c sent, for as long as its turn lasts. Spawns handed to
+ * spawners meanwhile (spawn.c) are all done before any other client runs.
+ */
+static void
+client_read_lines(struct client *c, struct evbuffer *in)
+{
+	spawn_defer_begin();
+	client_read_lines_turn(c, in);
+	spawn_defer_end();
 }
 
 /*
@@ -547,6 +701,7 @@ client_write(struct bufferevent *bev, void *arg)
 {
 	struct client	*c = arg;
 
+	client_block_release(c);
 	feed_pump(c);
 	client_maybe_finish(c);
 }

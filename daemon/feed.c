@@ -22,7 +22,7 @@ struct feed_record {
 	const char	*type;
 	long long	 job_id;
 	uid_t		 owner;		/* who may see it, besides root */
-	char		*job;		/* the job object, encoded */
+	char		*job;		/* the job object, held (job.c) */
 };
 
 struct subscription {
@@ -122,18 +122,18 @@ feed_emit(const char *type, struct job *job)
 	rec.owner = job->uid;
 	if (feed_ring_size == 0 && TAILQ_EMPTY(&feed_subscriptions))
 		return;
-	rec.job = xstrdup(job_text(job, NULL));
+	rec.job = job_text_hold(job);
 
 	TAILQ_FOREACH_SAFE(sub, &feed_subscriptions, entry, next) {
 		if (sub->next == 0 && feed_matches(sub, &rec))
 			feed_send(sub, &rec, 0);
 	}
 	if (feed_ring_size == 0) {
-		free(rec.job);
+		job_text_release(rec.job);
 		return;
 	}
 	slot = &feed_ring[(rec.seq - 1) % feed_ring_size];
-	free(slot->job);
+	job_text_release(slot->job);
 	*slot = rec;
 	if (feed_ring_count < feed_ring_size)
 		feed_ring_count++;
@@ -235,7 +235,7 @@ feed_free(void)
 	size_t	i;
 
 	for (i = 0; i < feed_ring_size; i++)
-		free(feed_ring[i].job);
+		job_text_release(feed_ring[i].job);
 	free(feed_ring);
 	feed_ring = NULL;
 	feed_ring_size = feed_ring_count = 0;
@@ -297,12 +297,12 @@ feed_handoff_record(long long seq, const char *type, long long job_id,
 	if (feed_ring_size == 0)
 		return;
 	slot = &feed_ring[(seq - 1) % feed_ring_size];
-	free(slot->job);
+	job_text_release(slot->job);
 	slot->seq = seq;
 	slot->type = feed_type_known(type);
 	slot->job_id = job_id;
 	slot->owner = owner;
-	slot->job = xstrdup(job);
+	slot->job = job_text_copy(job, strlen(job));
 	if (feed_ring_count < feed_ring_size)
 		feed_ring_count++;
 }

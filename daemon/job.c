@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,7 +187,7 @@ job_free(struct job *job)
 	free(job->cwd_text);
 	free(job->argv_text);
 	free(job->user_text);
-	free(job->text);
+	job_text_release(job->text);
 	user_release(job->owner);
 	free(job);
 }
@@ -220,6 +221,25 @@ job_enter(struct job *job)
 }
 
 /* Enters a spawned job into the table. */
+/*
+ * A job made while an earlier start's spawn was out takes the id that
+ * start left when it failed, and with it, if it has no name of its own,
+ * the name job-ID: as if the spawns had been made one at a time.
+ */
+void
+job_renumber(struct job *job, int auto_name)
+{
+	if (job->id == job_next_id)
+		return;
+	job->id = job_next_id;
+	if (!auto_name)
+		return;
+	free(job->name);
+	free(job->name_text);
+	xasprintf(&job->name, "job-%lld", job->id);
+	job->name_text = job_quote(job->name);
+}
+
 void
 job_started(struct job *job, pid_t pid)
 {
@@ -558,8 +578,60 @@ job_alive_count(void)
 void
 job_changed(struct job *job)
 {
-	free(job->text);
+	job_text_release(job->text);
 	job->text = NULL;
+}
+
+/*
+ * A job's text is counted: the events that carry it (feed.c) hold the
+ * same bytes as the job's cache until the job changes, so a job costs
+ * its text once, not once more for each event kept.
+ */
+struct job_shared_text {
+	u_int	refs;
+	char	text[];
+};
+
+static struct job_shared_text *
+job_text_header(const char *text)
+{
+	return ((struct job_shared_text *)(text -
+	    offsetof(struct job_shared_text, text)));
+}
+
+/* A counted copy of the len bytes of text, held once. */
+char *
+job_text_copy(const char *text, size_t len)
+{
+	struct job_shared_text	*t;
+
+	t = xmalloc(sizeof *t + len + 1);
+	t->refs = 1;
+	memcpy(t->text, text, len);
+	t->text[len] = '\0';
+	return (t->text);
+}
+
+/* job's text, held once more: job_text_release lets it go. */
+char *
+job_text_hold(struct job *job)
+{
+	char	*text = (char *)job_text(job, NULL);
+
+	job_text_header(text)->refs++;
+	return (text);
+}
+
+void
+job_text_release(char *text)
+{
+	struct job_shared_text	*t;
+
+	if (text == NULL)
+		return;
+	t = job_text_header(text);
+	if (--t->refs == 0)
+		free(t);
 }
 
 /* s as a JSON string, quotes included. */
@@ -662,9 +734,8 @@ job_text_build(struct job *job)
 	evbuffer_add(b, "}", 1);
 
 	job->textlen = evbuffer_get_length(b);
-	job->text = xmalloc(job->textlen + 1);
-	evbuffer_remove(b, job->text, job->textlen);
-	job->text[job->textlen] = '\0';
+	job->text = job_text_copy((const char *)evbuffer_pullup(b, -1),
+	    job->textlen);
 	evbuffer_free(b);
 }
 

@@ -3,7 +3,11 @@
  * A job's retained output: the last `limit` bytes it wrote, as records
  * (stream and bytes) in arrival order. The oldest record is cut or dropped
  * first; truncated says that something was. Consecutive chunks of one
- * stream share a record, so small writes cost little.
+ * stream share a record, so small writes cost little, and a record is
+ * cut to its bytes once another follows it, so that the memory stays near
+ * the limit (and a header per record) however the output comes. The pipes
+ * are read straight into the newest record (logbuf_reserve and
+ * logbuf_commit): output is copied once on its way in.
  */
 
 #include "config.h"
@@ -14,6 +18,7 @@
 #include "procd.h"
 
 #define LOGBUF_RECORD_MIN	4096
+#define LOGBUF_ROOM_MIN		1024	/* less left: a read starts a record */
 
 struct log_record {
 	TAILQ_ENTRY(log_record)	 entry;
@@ -70,6 +75,50 @@ logbuf_trim(struct logbuf *lb)
 	}
 }
 
+/* Resizes the newest record to cap bytes, no fewer than it holds. */
+static struct log_record *
+logbuf_resize_last(struct logbuf *lb, size_t cap)
+{
+	struct log_record	*r = TAILQ_LAST(&lb->records, log_records);
+
+	/* realloc may move it: off the list meanwhile. */
+	TAILQ_REMOVE(&lb->records, r, entry);
+	r = xreallocarray(r, 1, sizeof *r + cap);
+	r->cap = cap;
+	TAILQ_INSERT_TAIL(&lb->records, r, entry);
+	return (r);
+}
+
+/*
+ * Gives back the room the newest record will no longer use, before
+ * another is made. Without this, output that switches streams at every
+ * read (a byte of stdout, a byte of stderr, ...) would hold a
+ * LOGBUF_RECORD_MIN record for each byte kept.
+ */
+static void
+logbuf_fit_last(struct logbuf *lb)
+{
+	struct log_record	*r = TAILQ_LAST(&lb->records, log_records);
+
+	if (r != NULL && r->cap - r->len >= LOGBUF_ROOM_MIN)
+		logbuf_resize_last(lb, r->len);
+}
+
+/* A new newest record, with room for cap bytes. */
+static struct log_record *
+logbuf_record_new(struct logbuf *lb, int stream, size_t cap)
+{
+	struct log_record	*r;
+
+	logbuf_fit_last(lb);
+	r = xmalloc(sizeof *r + cap);
+	r->stream = stream;
+	r->off = r->len = 0;
+	r->cap = cap;
+	TAILQ_INSERT_TAIL(&lb->records, r, entry);
+	return (r);
+}
+
 void
 logbuf_append(struct logbuf *lb, int stream, const char *data, size_t len)
 {
@@ -90,16 +139,65 @@ logbuf_append(struct logbuf *lb, int stream, const char *data, size_t len)
 		cap = len < LOGBUF_RECORD_MIN ? LOGBUF_RECORD_MIN : len;
 		if (cap > lb->limit)
 			cap = lb->limit;
-		r = xmalloc(sizeof *r + cap);
-		r->stream = stream;
-		r->off = r->len = 0;
-		r->cap = cap;
-		TAILQ_INSERT_TAIL(&lb->records, r, entry);
+		r = logbuf_record_new(lb, stream, cap);
 	}
 	memcpy(r->data + r->len, data, len);
 	r->len += len;
 	lb->size += len;
 	logbuf_trim(lb);
+}
+
+/*
+ * Room at the end of the log for up to want bytes of stream, to read
+ * into: *room bytes from the address returned, kept by logbuf_commit,
+ * which must come before anything else touches lb. NULL if the limit is
+ * too small to read into; logbuf_append a copy then.
+ */
+char *
+logbuf_reserve(struct logbuf *lb, int stream, size_t want, size_t *room)
+{
+	struct log_record	*r;
+	size_t			 cap;
+
+	if (lb->limit < LOGBUF_RECORD_MIN || want == 0)
+		return (NULL);
+	r = TAILQ_LAST(&lb->records, log_records);
+	if (r == NULL || r->stream != stream ||
+	    r->cap - r->len < LOGBUF_ROOM_MIN) {
+		cap = want < lb->limit ? want : lb->limit;
+		if (cap < LOGBUF_RECORD_MIN)
+			cap = LOGBUF_RECORD_MIN;
+		r = logbuf_record_new(lb, stream, cap);
+	}
+	*room = r->cap - r->len < want ? r->cap - r->len : want;
+	return (r->data + r->len);
+}
+
+/*
+ * Keeps the len bytes read into logbuf_reserve's room, and returns where
+ * they are now (NULL if len is 0): they stay there, all of them, until lb
+ * changes again. A record made for a read that brought little gives back
+ * most of its room at once; the next reads of its stream fill the rest.
+ */
+const char *
+logbuf_commit(struct logbuf *lb, size_t len)
+{
+	struct log_record	*r = TAILQ_LAST(&lb->records, log_records);
+	size_t			 cap;
+
+	r->len += len;
+	lb->size += len;
+	if (r->len == 0) {
+		TAILQ_REMOVE(&lb->records, r, entry);
+		free(r);
+		return (NULL);
+	}
+	cap = r->len < LOGBUF_RECORD_MIN ? LOGBUF_RECORD_MIN : r->len;
+	if (r->len < r->cap / 2 && cap < r->cap)
+		r = logbuf_resize_last(lb, cap);
+	/* The newest record holds no more than the limit: none is cut. */
+	logbuf_trim(lb);
+	return (len > 0 ? r->data + r->len - len : NULL);
 }
 
 /*

@@ -40,10 +40,22 @@ static enum method_return
 method_join_exec(struct request *req)
 {
 	struct job	*job;
+	json_t		*ref;
 	double		 timeout;
 
-	if ((job = method_job(req, "job")) == NULL)
-		return (METHOD_DONE);
+	/* A job whose spawn is out is waited for like any other. */
+	ref = json_object_get(req->params, "job");
+	if (json_is_string(ref) && (job = spawn_pending_find(
+	    json_string_value(ref))) != NULL) {
+		if (!method_may_act(req, job))
+			return (METHOD_DONE);
+	} else {
+		/* By id, or not found: what the spawns out make decides. */
+		if (spawn_pending() > 0 && job_lookup(ref) == NULL)
+			spawn_defer_flush();
+		if ((job = method_job(req, "job")) == NULL)
+			return (METHOD_DONE);
+	}
 	if (job->state == PROTO_EXITED)
 		return (method_join_reply(req, job, 0));
 	timeout = method_seconds(req, "timeout", -1);
@@ -54,5 +66,6 @@ method_join_exec(struct request *req)
 }
 
 const struct method_entry method_join_entry = {
-	&proto_method_join, METHOD_NOTIFY_NOOP, method_join_exec
+	&proto_method_join, METHOD_NOTIFY_NOOP | METHOD_SPAWNS_OUT,
+	method_join_exec
 };

@@ -72,6 +72,7 @@ method_logs_exec(struct request *req)
 	TAILQ_INSERT_TAIL(req->queue, req, job_entry);
 	request_park(req);
 	c = req->client;
+	client_following(c);
 	logreply_replay(req, job, tail, budget);
 	if (!(c->flags & CLIENT_DEAD))
 		output_check_done(job);

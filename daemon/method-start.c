@@ -49,6 +49,9 @@ method_start_owner(struct request *req, struct user_creds *cr)
 	char		*cause;
 	int		 code;
 
+	/* The spawns out may yet count against the limits. */
+	if (jobs_count + spawn_pending() >= procd_config.max_jobs)
+		spawn_defer_flush();
 	if (jobs_count >= procd_config.max_jobs) {
 		request_error(req, PROTO_LIMIT, "job limit reached (%zu jobs "
 		    "not closed)", procd_config.max_jobs);
@@ -60,6 +63,9 @@ method_start_owner(struct request *req, struct user_creds *cr)
 		free(cause);
 		return (-1);
 	}
+	if (cr->uid != 0 && (u = user_find(cr->uid)) != NULL &&
+	    u->jobs + spawn_pending() >= procd_config.max_jobs_per_user)
+		spawn_defer_flush();
 	if (cr->uid != 0 && (u = user_find(cr->uid)) != NULL &&
 	    u->jobs >= procd_config.max_jobs_per_user) {
 		request_error(req, PROTO_LIMIT, "job limit reached for uid %u "
@@ -211,6 +217,7 @@ method_start_exec(struct request *req)
 	char			*cause;
 	json_t			*data;
 	json_t			*limit;
+	struct requests		*queue;
 	pid_t			 pid;
 	int			 mode, code;
 
@@ -222,6 +229,10 @@ method_start_exec(struct request *req)
 		    "invalid params: 'output' must be capture, inherit or "
 		    "null"));
 	name = method_string(req, "name");
+	/* A spawn out decides whether the name or parent is there. */
+	if ((name != NULL && spawn_pending_find(name) != NULL) ||
+	    (spawn_pending() > 0 && method_param(req, "parent") != NULL))
+		spawn_defer_flush();
 	if (name != NULL && job_find_name(name) != NULL)
 		return (request_error(req, PROTO_NAME_IN_USE,
 		    "name in use: %s", name));
@@ -246,6 +257,9 @@ method_start_exec(struct request *req)
 	output_init(job, mode, json_is_integer(limit) ?
 	    (size_t)json_integer_value(limit) : procd_config.log_limit);
 	method_start_apply(job, &sv, json_object_get(req->params, "env"));
+	if (!sv.wait_ready && (queue = spawn_job_defer(job, name != NULL,
+	    req->client->npending > 0)) != NULL)
+		return (request_park_job(req, job, queue, -1, NULL));
 	if ((pid = method_start_spawn(job, &code, &cause, &data)) == -1) {
 		job_discard(job);
 		request_error_data(req, code, data, "%s", cause);
@@ -259,6 +273,41 @@ method_start_exec(struct request *req)
 	return (request_reply_job(req, job));
 }
 
+/*
+ * The end of a spawn a spawner made (spawn.c): req, if its client is
+ * still there, is answered, and so is a join that waited on a job whose
+ * spawn failed, as one sent after the start would have been.
+ */
+void
+method_start_spawned(struct job *job, struct request *req, int auto_name,
+    pid_t pid, char *cause, json_t *data)
+{
+	struct request	*join;
+
+	if (pid == -1) {
+		while ((join = TAILQ_FIRST(&job->waiters)) != NULL)
+			method_job_not_found(join, json_object_get(join->params,
+			    "job"));
+		job_discard(job);
+		if (req != NULL)
+			request_error_data(req, PROTO_SPAWN_FAILED, data, "%s",
+			    cause);
+		else
+			json_decref(data);
+		free(cause);
+		return;
+	}
+	job_renumber(job, auto_name);
+	job_started(job, pid);
+	if (req == NULL) {
+		log_info("job %lld (%s) started pid %ld, its client gone",
+		    job->id, job->name, (long)pid);
+		return;
+	}
+	method_start_log(req, job);
+	request_reply_job(req, job);
+}
+
 const struct method_entry method_start_entry = {
-	&proto_method_start, 0, method_start_exec
+	&proto_method_start, METHOD_SPAWNS_OUT, method_start_exec
 };

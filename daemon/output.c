@@ -6,6 +6,11 @@
  * blocked by a slow reader. After the worker exits, the pipes are read
  * until end of file for at most OUTPUT_GRACE_SEC, since a leftover
  * grandchild may hold them open.
+ *
+ * The path of a chunk is kept short, since a worker can write as fast as
+ * the kernel copies: read straight into the retained records, encoded
+ * once per follower into one buffer, head and tail included, and sent
+ * from there (see client_send_data).
  */
 
 #include "config.h"
@@ -20,13 +25,28 @@
 #include "procd.h"
 
 #define OUTPUT_GRACE_SEC	1
-#define OUTPUT_READ_SIZE	(64 * 1024)
-#define OUTPUT_READS_PER_TURN	1
+#define OUTPUT_READ_SIZE	(256 * 1024)
+#define OUTPUT_READS_PER_TURN	4
+/*
+ * A pipe that fills up is given OUTPUT_PIPE_SIZE (the most an unprivileged
+ * process may ask for by default), within OUTPUT_PIPE_BUDGET over all
+ * jobs: see output_pipe_grow.
+ */
+#define OUTPUT_PIPE_DEFAULT	(64 * 1024)
+#define OUTPUT_PIPE_SIZE	(1024 * 1024)
+#define OUTPUT_PIPE_BUDGET	(8 * 1024 * 1024)
 
 static void	output_read(int, short, void *);
 
 /* Pipes still open over all jobs: procd's clean stop waits for them. */
 u_int		output_streams_open;
+
+/* Bytes of enlarged pipes, over all jobs. */
+static size_t	output_pipe_grown;
+
+/* Where a chunk is encoded: the largest so far, kept. */
+static char	*output_scratch;
+static size_t	 output_scratch_size;
 
 int
 output_mode_parse(const char *name)
@@ -45,6 +65,7 @@ output_init(struct job *job, int mode, size_t limit)
 {
 	job->out_mode = mode;
 	job->out_fd[0] = job->out_fd[1] = -1;
+	job->out_grown[0] = job->out_grown[1] = 0;
 	logbuf_init(&job->log, limit);
 	TAILQ_INIT(&job->followers);
 }
@@ -115,31 +136,51 @@ output_open_streams(const struct job *job)
 	    (job->out_fd[1] != -1 ? 2 : 0));
 }
 
+static char *
+output_scratch_get(size_t size)
+{
+	if (size > output_scratch_size) {
+		free(output_scratch);
+		output_scratch = xmalloc(size);
+		output_scratch_size = size;
+	}
+	return (output_scratch);
+}
+
+/* Room output_encode needs for len bytes. */
+static size_t
+output_encode_bound(size_t len, int base64)
+{
+	return (base64 ? proto_base64_bound(len) :
+	    proto_utf8_quote_bound(len));
+}
+
 /*
- * Appends data as the inside of a JSON string: base64, or text with
- * invalid UTF-8 replaced (utf8 carries a split character across calls).
+ * Writes data into out as the inside of a JSON string: base64, or text
+ * with invalid UTF-8 replaced (utf8 carries a split character across
+ * calls). Returns the bytes written.
  */
+static size_t
+output_encode(char *out, const char *data, size_t len, int base64,
+    struct proto_utf8 *utf8, int final)
+{
+	if (base64)
+		return (proto_base64_encode(data, len, out));
+	return (proto_utf8_quote(utf8, data, len, final, out));
+}
+
+/* Appends data, encoded as output_encode does, to b. */
 void
 output_data(struct evbuffer *b, const char *data, size_t len, int base64,
     struct proto_utf8 *utf8, int final)
 {
-	char	*text, *quoted;
+	char	*text;
 	size_t	 n;
 
-	if (base64) {
-		text = xmalloc(proto_base64_bound(len));
-		n = proto_base64_encode(data, len, text);
-		evbuffer_add(b, text, n);
-		free(text);
-		return;
-	}
-	text = xmalloc(proto_utf8_bound(len));
-	n = proto_utf8_decode(utf8, data, len, final, text);
-	quoted = xmalloc(proto_json_quote_bound(n));
-	n = proto_json_quote(text, n, quoted);
-	evbuffer_add(b, quoted, n);
-	free(quoted);
-	free(text);
+	text = output_scratch_get(output_encode_bound(len, base64));
+	n = output_encode(text, data, len, base64, utf8, final);
+	if (evbuffer_add(b, text, n) == -1)
+		fatalx("%s: evbuffer_add failed", __func__);
 }
 
 #define OUTPUT_NOTIFY_HEAD	"{\"jsonrpc\":\"2.0\",\"method\":\"log\"," \
@@ -155,28 +196,35 @@ output_notify_overhead(const struct request *req)
 	    req->job->id, "stdout") + sizeof OUTPUT_NOTIFY_TAIL - 1);
 }
 
-/* Sends one chunk to a follower (of req->job) as a log notification. */
+/*
+ * Sends one chunk to a follower (of req->job) as a log notification,
+ * built whole in the scratch buffer and sent from there.
+ */
 void
 output_notify(struct request *req, int stream, const char *data,
     size_t len, int final)
 {
-	struct evbuffer	*b;
-	size_t		 head;
+	const char	*name = logbuf_stream_name(stream);
+	char		*line;
+	size_t		 head, n;
 
-	if ((b = evbuffer_new()) == NULL)
-		fatalx("%s: evbuffer_new failed", __func__);
-	evbuffer_add_printf(b, OUTPUT_NOTIFY_HEAD, req->idtext, req->job->id,
-	    logbuf_stream_name(stream));
-	head = evbuffer_get_length(b);
-	output_data(b, data, len, req->follow_base64,
+	if (req->client->flags & CLIENT_DEAD)
+		return;
+	head = snprintf(NULL, 0, OUTPUT_NOTIFY_HEAD, req->idtext,
+	    req->job->id, name);
+	line = output_scratch_get(head + 1 + output_encode_bound(len,
+	    req->follow_base64) + sizeof OUTPUT_NOTIFY_TAIL);
+	snprintf(line, head + 1, OUTPUT_NOTIFY_HEAD, req->idtext,
+	    req->job->id, name);
+	n = output_encode(line + head, data, len, req->follow_base64,
 	    &req->follow_utf8[stream], final);
 	/* Only the start of a split character: nothing to say yet. */
-	if (evbuffer_get_length(b) > head) {
-		evbuffer_add(b, OUTPUT_NOTIFY_TAIL,
-		    sizeof OUTPUT_NOTIFY_TAIL - 1);
-		client_send_buffer(req->client, b);
-	}
-	evbuffer_free(b);
+	if (n == 0)
+		return;
+	memcpy(line + head + n, OUTPUT_NOTIFY_TAIL,
+	    sizeof OUTPUT_NOTIFY_TAIL - 1);
+	client_send_data(req->client, line,
+	    head + n + sizeof OUTPUT_NOTIFY_TAIL - 1);
 }
 
 /*
@@ -251,6 +299,40 @@ output_check_done(struct job *job)
 	}
 }
 
+/*
+ * A stream that fills its pipe gets a bigger one: the worker then blocks
+ * less often, and each read brings more, for fewer wake-ups on both
+ * sides. The kernel counts pipe pages per user, and an unprivileged user
+ * past /proc/sys/fs/pipe-user-pages-soft gets tiny pipes for all it
+ * makes next, so only a few pipes are enlarged at a time. A refusal is
+ * fine: the pipe keeps its size, and is not asked again.
+ */
+static void
+output_pipe_grow(struct job *job, int stream)
+{
+	int	size;
+
+	if (job->out_grown[stream] != 0 ||
+	    output_pipe_grown + OUTPUT_PIPE_SIZE > OUTPUT_PIPE_BUDGET)
+		return;
+	size = fcntl(job->out_fd[stream], F_SETPIPE_SZ, OUTPUT_PIPE_SIZE);
+	if (size <= OUTPUT_PIPE_DEFAULT) {
+		job->out_grown[stream] = -1;
+		return;
+	}
+	job->out_grown[stream] = size;
+	output_pipe_grown += size;
+}
+
+/* The stream's pipe is closed: what it was enlarged by is free again. */
+static void
+output_pipe_release(struct job *job, int stream)
+{
+	if (job->out_grown[stream] > 0)
+		output_pipe_grown -= job->out_grown[stream];
+	job->out_grown[stream] = 0;
+}
+
 static void
 output_close_stream(struct job *job, int stream)
 {
@@ -260,6 +342,7 @@ output_close_stream(struct job *job, int stream)
 	job->out_ev[stream] = NULL;
 	close(job->out_fd[stream]);
 	job->out_fd[stream] = -1;
+	output_pipe_release(job, stream);
 	output_streams_open--;
 	/* A character cut off at the end is replaced now. */
 	output_to_followers(job, stream, "", 0, 1);
@@ -269,27 +352,105 @@ output_close_stream(struct job *job, int stream)
 	procd_check_done();
 }
 
+/* Whether every follower of job has sent all it was given. */
+static int
+output_followers_idle(const struct job *job)
+{
+	const struct request	*req;
+	struct evbuffer		*out;
+
+	TAILQ_FOREACH(req, &job->followers, job_entry) {
+		out = bufferevent_get_output(req->client->bev);
+		if (req->reply != NULL || evbuffer_get_length(out) != 0)
+			return (0);
+	}
+	return (1);
+}
+
+/*
+ * Reads one chunk, straight into the retained records unless the limit is
+ * too small for that, and hands it to the followers. Returns the bytes
+ * read, 0 at end of file (or an error), -1 if the pipe is empty for now;
+ * *full says the read took all the room it had.
+ */
+static ssize_t
+output_read_chunk(struct job *job, int stream, int *full)
+{
+	static char	 copy[OUTPUT_READ_SIZE];
+	char		*buf;
+	const char	*data;
+	size_t		 room;
+	ssize_t		 n;
+	int		 empty;
+
+	buf = logbuf_reserve(&job->log, stream, sizeof copy, &room);
+	if (buf == NULL) {
+		buf = copy;
+		room = sizeof copy;
+	}
+	do {
+		n = read(job->out_fd[stream], buf, room);
+	} while (n == -1 && errno == EINTR);
+	empty = n == -1 && errno == EAGAIN;
+	if (buf != copy)
+		data = logbuf_commit(&job->log, n > 0 ? n : 0);
+	else {
+		if (n > 0)
+			logbuf_append(&job->log, stream, buf, n);
+		data = buf;
+	}
+	if (n <= 0)
+		return (empty ? -1 : 0);
+	if (n >= OUTPUT_PIPE_DEFAULT)
+		output_pipe_grow(job, stream);
+	*full = (size_t)n == room;
+	output_to_followers(job, stream, data, n, 0);
+	return (n);
+}
+
+/*
+ * A pipe is readable. After a read that filled its room, more are made
+ * in the same turn while the followers keep up (nothing is left queued
+ * for them), so a fast worker costs fewer loop turns; never more than a
+ * few, for the other clients' sake.
+ */
 static void
 output_read(int fd, short events, void *arg)
 {
 	struct job	*job = arg;
-	char		 buf[OUTPUT_READ_SIZE];
 	ssize_t		 n;
-	int		 stream, i;
+	int		 stream, i, full = 0;
 
 	stream = fd == job->out_fd[LOG_STDERR] ? LOG_STDERR : LOG_STDOUT;
 	for (i = 0; i < OUTPUT_READS_PER_TURN; i++) {
-		n = read(fd, buf, sizeof buf);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
+		if ((n = output_read_chunk(job, stream, &full)) == -1)
 			return;
-		if (n <= 0) {
+		if (n == 0) {
 			output_close_stream(job, stream);
 			return;
 		}
-		logbuf_append(&job->log, stream, buf, n);
-		output_to_followers(job, stream, buf, n, 0);
+		if (!full || !output_followers_idle(job))
+			return;
+	}
+}
+
+/*
+ * Reads what a pipe holds now, and no more (a grandchild may still be
+ * writing): as many bytes as it has room for, at most.
+ */
+static void
+output_drain_stream(struct job *job, int stream)
+{
+	size_t	left = OUTPUT_PIPE_DEFAULT;
+	ssize_t	n;
+	int	full;
+
+	if (job->out_grown[stream] > 0)
+		left = job->out_grown[stream];
+	while (left > 0 && job->out_fd[stream] != -1) {
+		if ((n = output_read_chunk(job, stream, &full)) <= 0)
+			return;
+		left -= (size_t)n < left ? (size_t)n : left;
 	}
 }
 
@@ -304,7 +465,7 @@ output_drain(struct job *job)
 
 	for (i = 0; i < 2; i++) {
 		if (job->out_fd[i] != -1)
-			output_read(job->out_fd[i], EV_READ, job);
+			output_drain_stream(job, i);
 		output_close_stream(job, i);
 	}
 }
@@ -348,6 +509,7 @@ output_free(struct job *job)
 			output_streams_open--;
 		}
 		job->out_fd[i] = -1;
+		output_pipe_release(job, i);
 	}
 	while ((req = TAILQ_FIRST(&job->followers)) != NULL) {
 		if (logreply_flush(req) == 0)
@@ -356,6 +518,23 @@ output_free(struct job *job)
 	if (job->out_grace != NULL)
 		event_free(job->out_grace);
 	logbuf_clear(&job->log);
+}
+
+/* A handed-over pipe the previous image enlarged counts as before. */
+static void
+output_pipe_adopt(struct job *job)
+{
+	int	i, size;
+
+	for (i = 0; i < 2; i++) {
+		if (job->out_fd[i] == -1)
+			continue;
+		size = fcntl(job->out_fd[i], F_GETPIPE_SZ);
+		if (size > OUTPUT_PIPE_DEFAULT) {
+			job->out_grown[i] = size;
+			output_pipe_grown += size;
+		}
+	}
 }
 
 /* A handed-over job's pipes, read again; its grace with the time left. */
@@ -367,6 +546,7 @@ output_adopt(struct job *job, int fds[2], double grace_left)
 
 	job->out_fd[0] = fds[0];
 	job->out_fd[1] = fds[1];
+	output_pipe_adopt(job);
 	output_started(job, none);
 	if (grace_left < 0 || output_open_streams(job) == 0)
 		return;

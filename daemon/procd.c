@@ -13,7 +13,6 @@
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +34,7 @@ struct procd_config	 procd_config = {
 	.max_output = PROTO_MAX_OUTPUT,
 	.log_limit = 262144,
 	.event_history = 10000,
+	.spawners = -1,
 };
 struct event_base	*procd_base;
 pid_t			 procd_pid;
@@ -68,6 +68,7 @@ enum {
 	OPT_MAX_OUTPUT,
 	OPT_LOG_LIMIT,
 	OPT_EVENT_HISTORY,
+	OPT_SPAWNERS,
 	OPT_HANDOFF,
 	OPT_HANDOFF_PREVIOUS,
 	OPT_HANDOFF_REFUSED,
@@ -89,6 +90,7 @@ static const struct option procd_options[] = {
 	{ "max-output",		required_argument,	NULL, OPT_MAX_OUTPUT },
 	{ "log-limit",		required_argument,	NULL, OPT_LOG_LIMIT },
 	{ "event-history",	required_argument,	NULL, OPT_EVENT_HISTORY },
+	{ "spawners",		required_argument,	NULL, OPT_SPAWNERS },
 	{ "handoff",		required_argument,	NULL, OPT_HANDOFF },
 	{ "handoff-previous",	required_argument,	NULL,
 	    OPT_HANDOFF_PREVIOUS },
@@ -112,7 +114,8 @@ procd_usage(FILE *f)
 	    "             [--max-clients-per-user N] "
 	    "[--max-jobs-per-user N]\n"
 	    "             [--max-request BYTES] [--max-output BYTES]\n"
-	    "             [--log-limit BYTES] [--event-history N]\n");
+	    "             [--log-limit BYTES] [--event-history N] "
+	    "[--spawners N]\n");
 	if (f == stdout)
 		fprintf(f, "\n"
 		    "  -h, --help              this text\n"
@@ -140,7 +143,11 @@ procd_usage(FILE *f)
 		    "  --log-limit BYTES       output kept per job (default "
 		    "262144, at most 1 GiB)\n"
 		    "  --event-history N       events kept for since (default "
-		    "10000)\n");
+		    "10000)\n"
+		    "  --spawners N            helper processes that spawn "
+		    "workers (default:\n"
+		    "                          one per CPU, at most %d; 0 on one "
+		    "CPU)\n", PROCD_SPAWNERS_MAX);
 }
 
 static size_t
@@ -174,13 +181,14 @@ procd_print_formats(void)
 static void __attribute__((noreturn))
 procd_check_state(const char *path)
 {
-	char	why[512];
+	const char	*format;
+	char		 why[512];
 
-	if (handoff_check_file(path, why, sizeof why) == -1) {
+	if (handoff_check_file(path, &format, why, sizeof why) == -1) {
 		fprintf(stderr, "procd: %s: %s\n", path, why);
 		exit(1);
 	}
-	printf("%s: a %s state procd would take\n", path, HANDOFF_FORMAT);
+	printf("%s: a %s state procd would take\n", path, format);
 	exit(0);
 }
 
@@ -257,6 +265,15 @@ procd_parse(int argc, char **argv)
 		case OPT_EVENT_HISTORY:
 			procd_config.event_history = procd_number(
 			    "event-history", optarg, 0);
+			break;
+		case OPT_SPAWNERS:
+			procd_config.spawners = procd_number("spawners",
+			    optarg, 0);
+			if (procd_config.spawners > PROCD_SPAWNERS_MAX) {
+				fprintf(stderr, "procd: --spawners: at most "
+				    "%d: %s\n", PROCD_SPAWNERS_MAX, optarg);
+				exit(2);
+			}
 			break;
 		case OPT_HANDOFF:
 			procd_handoff_fd = procd_number("handoff", optarg, 3);
@@ -357,6 +374,9 @@ procd_signal(int sig, short events, void *arg)
 	if (procd_stopping++ == 0) {
 		log_info("%s: stopping every job", strsignal(sig));
 		notify_stopping();
+		/* Every job in the table first; then no more spawners. */
+		spawn_defer_flush();
+		spawner_free();
 		job_stop_all(SIGTERM);
 		procd_check_done();
 	} else {
@@ -401,17 +421,19 @@ procd_raise_nofile(void)
 
 /*
  * A mask inherited from whoever started procd (a shell script, a test
- * harness) would hold back SIGCHLD, SIGTERM and SIGINT for good: procd
- * would never reap or stop. An empty mask, once the handlers are in place
+ * harness) would hold back SIGTERM and SIGINT for good: procd would never
+ * stop. An empty mask (but SIGCHLD), once the handlers are in place
  * (after a reexec, signals that came during the switch are pending).
  */
 static void
 procd_unblock_signals(void)
 {
-	sigset_t	none;
+	sigset_t	mask;
 
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* But SIGCHLD, which reap.c reads from a signalfd. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
 }
 
 /* A fresh start: the sockets, the notify socket and the cgroup subtree. */
@@ -445,6 +467,7 @@ procd_take_over(void)
 	struct handoff_loaded	hl;
 	char			why[512];
 
+	hl.own = procd_handoff_refused != NULL;
 	if (handoff_load(procd_handoff_fd, &hl, why, sizeof why) == -1) {
 		/* Once only: the previous image refusing its own state ends it. */
 		if (procd_handoff_refused != NULL)
@@ -459,8 +482,6 @@ procd_take_over(void)
 		procd_reexecs++;
 		clock_gettime(CLOCK_REALTIME, &procd_image_started);
 	}
-	/* The document and its parse are gone: give their pages back. */
-	malloc_trim(0);
 	reap_init();
 	handoff_settle();
 	procd_unblock_signals();

@@ -37,6 +37,7 @@
 #endif
 
 struct client;
+struct client_block;
 struct job;
 struct request;
 struct ucred;
@@ -54,6 +55,7 @@ struct procd_config {
 	size_t		 max_output;
 	size_t		 log_limit;
 	size_t		 event_history;
+	int		 spawners;		/* spawner processes */
 	int		 verbose;
 };
 extern struct procd_config	 procd_config;
@@ -179,6 +181,7 @@ struct client {
 	struct event		*resume;	/* its next turn, when busy */
 	struct batch		*batch;		/* running over turns, owned */
 	struct event		*linger;	/* bounds CLIENT_DISCARD */
+	struct client_block	*block;		/* see client_queue */
 	TAILQ_ENTRY(client)	 entry;
 };
 TAILQ_HEAD(clients, client);
@@ -192,6 +195,8 @@ int		 client_turn_over(void);
 void		 client_send(struct client *, json_t *);
 void		 client_send_line(struct client *, char *, size_t, int);
 void		 client_send_buffer(struct client *, struct evbuffer *);
+void		 client_send_data(struct client *, const char *, size_t);
+void		 client_following(struct client *);
 void		 client_close(struct client *);
 void		 client_request_done(struct client *);
 int		 client_flush_all(void);
@@ -273,6 +278,7 @@ struct method_entry {
 	const struct proto_method	*proto;	/* name, params, result */
 	int				 flags;
 #define METHOD_NOTIFY_NOOP	0x1	/* does nothing as a notification */
+#define METHOD_SPAWNS_OUT	0x2	/* may run while spawns are out */
 	enum method_return		(*exec)(struct request *);
 };
 const struct method_entry *method_find(const char *);
@@ -298,6 +304,10 @@ extern const struct method_entry method_logs_entry;
 extern const struct method_entry method_subscribe_entry;
 extern const struct method_entry method_unsubscribe_entry;
 
+/* method-start.c */
+void		 method_start_spawned(struct job *, struct request *, int,
+		     pid_t, char *, json_t *);
+
 /* method-join.c */
 void		 method_join_answer(struct request *, int);
 void		 method_join_timeout(int, short, void *);
@@ -319,16 +329,20 @@ void		 reexec_give_back(int, int, const char *)
 		     __attribute__((noreturn));
 
 /* handoff.c */
-#define HANDOFF_FORMAT	"procd-handoff-1"
+#define HANDOFF_FORMAT_1	"procd-handoff-1"	/* JSON; read only */
+#define HANDOFF_FORMAT_2	"procd-handoff-2"
+#define HANDOFF_FORMAT		HANDOFF_FORMAT_2	/* the one written */
 extern const char *const handoff_formats[];
 struct handoff_loaded {
+	int		 own;		/* given back: this image wrote it */
 	struct requests	 reexecs;	/* to answer */
 	char		*previous_version;
 };
 int		 handoff_save(int **, size_t *, char *, size_t);
 int		 handoff_load(int, struct handoff_loaded *, char *, size_t);
 void		 handoff_settle(void);
-int		 handoff_check_file(const char *, char *, size_t);
+int		 handoff_check_file(const char *, const char **, char *,
+		     size_t);
 int		 handoff_check_buffer(const char *, size_t, char *, size_t);
 
 /* jobstate.c: the lifecycle table and the restart policy, pure. */
@@ -379,6 +393,8 @@ struct logbuf {
 void		 logbuf_init(struct logbuf *, size_t);
 void		 logbuf_clear(struct logbuf *);
 void		 logbuf_append(struct logbuf *, int, const char *, size_t);
+char		*logbuf_reserve(struct logbuf *, int, size_t, size_t *);
+const char	*logbuf_commit(struct logbuf *, size_t);
 /* How much of the retained output a walk may cover, as JSON text. */
 struct logbuf_bound {
 	size_t		 budget;	/* bytes */
@@ -506,6 +522,7 @@ struct job {
 #define OUTPUT_INHERIT	1
 #define OUTPUT_NULL	2
 	int			 out_fd[2];	/* read ends; -1: closed */
+	int			 out_grown[2];	/* grown size; -1: refused */
 	struct event		*out_ev[2];
 	struct event		*out_grace;
 	struct logbuf		 log;
@@ -530,6 +547,7 @@ long long	 job_last_id(void);
 void		 job_set_next_id(long long);
 void		 job_adopt(struct job *, double);
 void		 job_started(struct job *, pid_t);
+void		 job_renumber(struct job *, int);
 void		 job_discard(struct job *);
 void		 job_stop(struct job *, int);
 void		 job_stop_tree(struct job *, int);
@@ -543,6 +561,9 @@ void		 job_changed(struct job *);
 char		*job_quote(const char *);
 void		 job_close(struct job *);
 const char	*job_text(struct job *, size_t *);
+char		*job_text_copy(const char *, size_t);
+char		*job_text_hold(struct job *);
+void		 job_text_release(char *);
 u_int		 job_alive_count(void);
 
 /* spawn-child.c: between clone and exec; see the file for its rules */
@@ -574,6 +595,7 @@ struct spawn_child {
 	int		 cgroup_procs;	/* set by spawn_child_run */
 	int		 report;	/* set by spawn_child_run */
 	pid_t		 parent;	/* set by spawn_child_run */
+	int		 clone_parent;	/* a spawner's: the child is procd's */
 };
 void		 spawn_child_init(void);
 void		 spawn_child_free(void);
@@ -584,6 +606,24 @@ const char	*spawn_child_step_name(int);
 void		 spawn_init(void);
 void		 spawn_free(void);
 pid_t		 spawn_job(struct job *, char **, json_t **);
+void		 spawn_defer_begin(void);
+void		 spawn_defer_end(void);
+void		 spawn_defer_more(int);
+void		 spawn_defer_flush(void);
+u_int		 spawn_pending(void);
+struct job	*spawn_pending_find(const char *);
+struct requests	*spawn_job_defer(struct job *, int, int);
+void		 spawn_answered(int);
+
+/* spawner.c: helper processes that spawn while procd's loop goes on */
+#define PROCD_SPAWNERS_MAX	16
+void		 spawner_init(int);
+void		 spawner_free(void);
+void		 spawner_drop(int);
+int		 spawner_available(void);
+int		 spawner_idle(void);
+int		 spawner_send(int, const struct spawn_child *);
+pid_t		 spawner_wait(int, int *);
 
 /* restart.c: restart schedules, and restarts spawned a turn at a time */
 void		 restart_init(void);

@@ -199,6 +199,9 @@ ready_sender_job(pid_t pid)
 	struct job	*job;
 	pid_t		 pgid;
 
+	/* A worker can speak before its spawner's answer is read. */
+	if (spawn_pending() > 0)
+		spawn_defer_flush();
 	if ((job = job_find_pid(pid)) != NULL)
 		return (job);
 	if ((pgid = getpgid(pid)) > 0 && (job = job_find_pid(pgid)) != NULL)

@@ -344,6 +344,9 @@ request_dispatch(struct client *c, struct batch *b,
 		free(cause);
 		return;
 	}
+	/* Only start and join may run before the spawns out are done. */
+	if (!(m->flags & METHOD_SPAWNS_OUT))
+		spawn_defer_flush();
 	m->exec(request_new(c, b, pr, m));
 }
 
@@ -361,6 +364,7 @@ request_batch_resume(struct client *c)
 		if ((b->next > 0 && client_turn_over()) ||
 		    (c->flags & CLIENT_HOLD))
 			return (1);
+		spawn_defer_more(b->next + 1 < b->msg.nrequests);
 		request_dispatch(c, b, &b->msg.requests[b->next++]);
 		/* Cut off: client_close abandoned b, which may be gone. */
 		if (c->flags & CLIENT_DEAD)

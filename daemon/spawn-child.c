@@ -311,7 +311,8 @@ spawn_child_clone(struct spawn_child *sc)
 	    "cgroup.procs", O_WRONLY | O_CLOEXEC)) == -1)
 		return (-1);
 	pid = clone(spawn_child_main, (char *)spawn_child_stack +
-	    SPAWN_CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, sc);
+	    SPAWN_CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD |
+	    (sc->clone_parent ? CLONE_PARENT : 0), sc);
 	error = errno;
 	if (sc->cgroup_procs != -1)
 		close(sc->cgroup_procs);
@@ -322,7 +323,8 @@ spawn_child_clone(struct spawn_child *sc)
 /*
  * Starts the child described by sc (its report field is set here).
  * Returns the worker's pid once it has exec'd, or -1 with errno and *step
- * saying what failed; a child that failed has been reaped.
+ * saying what failed (-1: the clone itself); a child that failed has been
+ * reaped, unless a spawner made it for procd (clone_parent).
  */
 pid_t
 spawn_child_run(struct spawn_child *sc, int *step)
@@ -349,13 +351,16 @@ spawn_child_run(struct spawn_child *sc, int *step)
 	close(rp[1]);
 	if (pid == -1) {
 		close(rp[0]);
+		*step = -1;	/* no child: "spawn" */
 		errno = error;
 		return (-1);
 	}
 	if (spawn_child_result(rp[0], step) == -1) {
 		error = errno;
 		close(rp[0]);
-		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		/* A spawner's child is procd's, reaped by procd. */
+		while (!sc->clone_parent && waitpid(pid, &status, 0) == -1 &&
+		    errno == EINTR)
 			;
 		errno = error;
 		return (-1);

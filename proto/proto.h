@@ -222,6 +222,9 @@ struct proto_utf8 {
 size_t		 proto_utf8_decode(struct proto_utf8 *, const void *, size_t,
 		     int, char *);
 size_t		 proto_utf8_bound(size_t);
+size_t		 proto_utf8_quote(struct proto_utf8 *, const void *, size_t,
+		     int, char *);
+size_t		 proto_utf8_quote_bound(size_t);
 
 /* base64.c */
 size_t		 proto_base64_encode(const void *, size_t, char *);

@@ -87,6 +87,7 @@ struct server {
 	struct conn	*conn;		/* for set-up calls */
 	long long	*ids;		/* of its sleepers, from [1] */
 	int		 nsleepers;
+	const char	*start_extra;	/* more params of each sleeper's start */
 };
 extern char	*server_dir;
 void		 server_init(void);
@@ -136,6 +137,7 @@ void		 ctl_list_figures(struct server *);
 void		 scale_fill(struct server *);
 void		 scale_figures(void);
 void		 scale_join_figures(void);
+void		 scale_full_figures(void);
 void		 scale_idle_figures(struct server *);
 
 #endif /* BENCH_H */

@@ -357,8 +357,10 @@ bench_run(int sel)
 		big = server_start();
 		scale_fill(big);
 	}
-	if (sel & BENCH_SCALE)
+	if (sel & BENCH_SCALE) {
 		scale_figures();
+		scale_full_figures();
+	}
 	if (sel & BENCH_CONTROL)
 		ctl_figures(small, big);
 	if (sel & BENCH_LOOKUP)

@@ -66,6 +66,43 @@ scale_figures(void)
 	    scale_fill_rate, "jobs/s");
 }
 
+/*
+ * Every param of version 1.1 that a job keeps (restart policy, delays and
+ * limit, readiness with its timeout, environment, owner and group, log
+ * limit), on a fresh procd: what a live job costs with all of them.
+ */
+#define SCALE_FULL_PARAMS \
+	"\"restart\":\"on-failure\",\"restart_delay\":1," \
+	"\"restart_max_delay\":60,\"restart_limit\":5,\"notify\":true," \
+	"\"env\":{\"PROCD_BENCH\":\"1\"}," \
+	"\"user\":\"root\",\"group\":\"root\",\"log_limit\":65536," \
+	"\"kill_mode\":\"group\",\"daemon\":false"
+
+void
+scale_full_figures(void)
+{
+	struct server	*s;
+	long long	 rss[SCALE_STEPS];
+	char		 label[160];
+	int		 i;
+
+	s = server_start();
+	s->start_extra = SCALE_FULL_PARAMS;
+	json_decref(conn_call(s->conn, "info", NULL));
+	for (i = 0; i < SCALE_STEPS; i++) {
+		bench_progress("scale: starting %d sleepers with every 1.1 "
+		    "param", scale_at[i]);
+		if (server_sleepers(s, scale_at[i]) == -1)
+			bench_fatalx("cannot start %d sleepers", scale_at[i]);
+		rss[i] = server_rss(s);
+	}
+	server_stop(s);
+	snprintf(label, sizeof label, "scale: memory per live job, every 1.1 "
+	    "param, %d->%d", scale_at[1], scale_at[2]);
+	table_row(label, (double)(rss[2] - rss[1]) / (scale_at[2] -
+	    scale_at[1]), "B/job");
+}
+
 /* Waits until every connection has had the answer with id want. */
 static void
 scale_wait_all(struct conn **cs, int n, long long want)

@@ -244,8 +244,9 @@ server_queue_sleeper(struct server *s, int i)
 {
 	conn_queuef(s->conn, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":"
 	    "\"start\",\"params\":{\"argv\":[\"/bin/sleep\",\"100000\"],"
-	    "\"name\":\"s%d\",\"output\":\"null\",\"stop_timeout\":2}}\n",
-	    i, i);
+	    "\"name\":\"s%d\",\"output\":\"null\",\"stop_timeout\":2%s%s}}\n",
+	    i, i, s->start_extra != NULL ? "," : "",
+	    s->start_extra != NULL ? s->start_extra : "");
 }
 
 /* Records the job id a start answer (for sleeper i) carries. */

@@ -8,19 +8,26 @@ restarting, stopping, waiting, notify, tree, with output; clients with a
 pending join, a batch, a logs follow with half a character, subscriptions,
 a half-sent line, answers not yet read) and makes it reexec into a shell
 script that saves the state it is handed and then executes a real procd,
-which takes it over. Each state is written as valid-NAME.json, or as
-bug-refused-NAME.json if procd --handoff-check refuses it (a real state
-must always be taken: that is a bug of the check). Then the seeds made from
-valid-small.json (derived_seeds): bad-* (must be refused), valid-* (must
-be taken) and bug-accepted-* (taken, but wrong: known bugs of the check,
-written bad-* once the check refuses them). The corpus's README says what
-each bug-* file is.
+which takes it over. Each state is written as valid-NAME.bin (the format
+procd writes, procd-handoff-2), or as bug-refused-NAME.bin if procd
+--handoff-check refuses it (a real state must always be taken: that is a
+bug of the check). Then the seeds made from valid-small.bin and from
+valid-small.json (derived_seeds), for each format: bad-* (must be
+refused), valid-* (must be taken) and bug-accepted-* (taken, but wrong:
+known bugs of the check, written bad-* once the check refuses them). The
+corpus's README says what each bug-* file is.
+
+The procd-handoff-1 (JSON) states, valid-*.json, were written by procd
+before format 2 and are kept as they are: no procd writes them any more,
+and the reader of that format stays fuzzed from them and from the seeds
+made from valid-small.json. handoff_format2.py reads and writes format 2
+in the shape of a format 1 document, so one list of mutations serves both.
 
 Usage: handoff-seeds.py [--procd PATH] [--out DIR] [--keep] [--derived-only]
   --procd         the procd to run (default: $PROCD, else ./daemon/procd)
   --out           where to write (default: handoff-corpus beside this)
   --keep          keep the work folder (procd's logs, the states as saved)
-  --derived-only  only remake the seeds made from OUT/valid-small.json
+  --derived-only  only remake the seeds made from OUT/valid-small.*
 Exits 1 if a bad-* seed is taken, a valid-* one refused, or procd's live
 answer and --handoff-check disagree about a real state.
 
@@ -52,6 +59,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import handoff_format2 as h2     # noqa: E402
+from handoff_format2 import Raw, Unrepresentable, enc_int     # noqa: E402
 LEFT = 600              # seconds: long enough that nothing fires mid-run
 
 WRAPPER = r"""#!/bin/sh
@@ -188,8 +198,8 @@ class Procd:
         self.lost = True
         self.proc.kill()
         self.proc.wait()
-        with open(state) as f:
-            doc = json.load(f)
+        with open(state, "rb") as f:
+            doc = load_state(f.read())
         for j in doc["jobs"]:
             if not j["flags"] & 1:          # JOB_REAPED
                 try:
@@ -259,10 +269,32 @@ class Procd:
         return self.log.read()
 
 
+def load_state(data):
+    """A state of either format, as a format 1 document."""
+    if data.startswith(h2.MAGIC):
+        return h2.decode(data)
+    return json.loads(data)
+
+
+def dump_state(doc, fmt):
+    """doc as a state of format fmt (1 or 2), as procd writes it."""
+    if fmt == 2:
+        return h2.encode(doc)
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def state_format(data):
+    return 2 if data.startswith(h2.MAGIC) else 1
+
+
+def suffix(fmt):
+    return ".bin" if fmt == 2 else ".json"
+
+
 def check_bytes(procd, data):
     """procd --handoff-check on data (through a file: it maps it).
     Returns the exit code and the reason it gave."""
-    with tempfile.NamedTemporaryFile(prefix="procd-state.", suffix=".json") as f:
+    with tempfile.NamedTemporaryFile(prefix="procd-state.") as f:
         f.write(data)
         f.flush()
         r = subprocess.run([procd, "--handoff-check", f.name], capture_output=True)
@@ -277,7 +309,7 @@ def trim(data, most=1024):
     `most` bytes: an answer waits in procd only past what the kernel
     buffers (some 200 KiB), far too much for a seed. The bytes are
     opaque to the check, so the state stays one procd writes."""
-    doc = json.loads(data)
+    doc = load_state(data)
     cut = False
     for c in doc["clients"]:
         out = base64.b64decode(c["out"])
@@ -286,7 +318,7 @@ def trim(data, most=1024):
             cut = True
     if not cut:
         return data
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    return dump_state(doc, state_format(data))
 
 
 def has_user(name):
@@ -367,13 +399,14 @@ class Seeds:
         with open(saved, "rb") as f:
             data = f.read()
         data = trim(data)
+        ext = suffix(state_format(data))
         rc, why = check_bytes(self.procd, data)
         ok = rc == 0
         prefix = "valid-" if ok else "bug-refused-"
-        dst = os.path.join(self.out, prefix + name + ".json")
+        dst = os.path.join(self.out, prefix + name + ext)
         for old in ("valid-", "bug-refused-"):
-            if old != prefix and os.path.exists(os.path.join(self.out, old + name + ".json")):
-                os.unlink(os.path.join(self.out, old + name + ".json"))
+            if old != prefix and os.path.exists(os.path.join(self.out, old + name + ext)):
+                os.unlink(os.path.join(self.out, old + name + ext))
         # The saver's own (compact) form is kept.
         with open(dst, "wb") as f:
             f.write(data)
@@ -685,38 +718,46 @@ def derived_seeds(doc):
 
     seeds = []
 
-    def add(prefix, name, fn, text=False):
-        seeds.append((prefix, name, fn, text))
+    # formats: those the seed is made for (a JSON text, a type or a key
+    # is format 1's only: format 2 has no way to say it).
+    def add(prefix, name, fn, text=False, formats=(1, 2)):
+        seeds.append((prefix, name, fn, text, formats))
+
+    def add1(prefix, name, fn, text=False):
+        add(prefix, name, fn, text, (1,))
+
+    def add2(prefix, name, fn, text=False):
+        add(prefix, name, fn, text, (2,))
 
     # The bytes themselves.
-    add("bad", "json-empty", lambda t: b"", True)
-    add("bad", "json-truncated", lambda t: t[:len(t) // 2], True)
-    add("bad", "json-array", lambda t: b"[" + t + b"]", True)
-    add("bad", "json-null", lambda t: b"null", True)
-    add("bad", "json-trailing", lambda t: t + b" {}", True)
-    add("bad", "json-nul-in-string", _text(b'"name":"a"', b'"name":"a\\u0000b"'), True)
-    add("bad", "json-invalid-utf8", _text(b'"name":"a"', b'"name":"a\xff"'), True)
-    add("bad", "json-too-deep", lambda t: b"[" * 3000 + b"]" * 3000, True)
-    add("bad", "deep-request-id", _text(b'"id":"j"', b'"id":' + b"[" * 2000 + b"]" * 2000),
+    add1("bad", "json-empty", lambda t: b"", True)
+    add1("bad", "json-truncated", lambda t: t[:len(t) // 2], True)
+    add1("bad", "json-array", lambda t: b"[" + t + b"]", True)
+    add1("bad", "json-null", lambda t: b"null", True)
+    add1("bad", "json-trailing", lambda t: t + b" {}", True)
+    add1("bad", "json-nul-in-string", _text(b'"name":"a"', b'"name":"a\\u0000b"'), True)
+    add1("bad", "json-invalid-utf8", _text(b'"name":"a"', b'"name":"a\xff"'), True)
+    add1("bad", "json-too-deep", lambda t: b"[" * 3000 + b"]" * 3000, True)
+    add1("bad", "deep-request-id", _text(b'"id":"j"', b'"id":' + b"[" * 2000 + b"]" * 2000),
         True)
-    add("bad", "dup-key-top", _text(b'"seq":', b'"seq":3,"seq":'), True)
-    add("bad", "dup-key-job", _text(b'"pid":', b'"pid":1,"pid":', 2), True)
-    add("bad", "number-overflow", _text(b'"next_job":', b'"next_job":9223372036854775808,'
+    add1("bad", "dup-key-top", _text(b'"seq":', b'"seq":3,"seq":'), True)
+    add1("bad", "dup-key-job", _text(b'"pid":', b'"pid":1,"pid":', 2), True)
+    add1("bad", "number-overflow", _text(b'"next_job":', b'"next_job":9223372036854775808,'
                                         b'"x":'), True)
-    add("bad", "number-huge-real", _text(b'"seq":3', b'"seq":1e300'), True)
-    add("valid", "spelling", _text(b'"name":"a"', b'"name" : "\\u0061"'), True)
+    add1("bad", "number-huge-real", _text(b'"seq":3', b'"seq":1e300'), True)
+    add1("valid", "spelling", _text(b'"name":"a"', b'"name" : "\\u0061"'), True)
 
     # The document.
-    add("bad", "format-other", _with(["format"], "procd-handoff-2"))
-    add("bad", "format-missing", _without(["format"]))
-    add("bad", "missing-seq", _without(["seq"]))
-    add("bad", "missing-job-cwd", _without(job_field(0, "cwd")))
-    add("bad", "missing-client-in", _without([C, ci, "in"]))
-    add("bad", "missing-request-left", m(lambda d: join_req(d).pop("left")))
-    add("bad", "unknown-top", _with(["extra"], 1))
-    add("bad", "unknown-job", _with(job_field(0, "extra"), None))
-    add("bad", "unknown-client", _with([C, 0, "extra"], []))
-    add("bad", "unknown-follow", m(lambda d: fol(d)["follow"].update(extra=0)))
+    add1("bad", "format-other", _with(["format"], "procd-handoff-2"))
+    add1("bad", "format-missing", _without(["format"]))
+    add1("bad", "missing-seq", _without(["seq"]))
+    add1("bad", "missing-job-cwd", _without(job_field(0, "cwd")))
+    add1("bad", "missing-client-in", _without([C, ci, "in"]))
+    add1("bad", "missing-request-left", m(lambda d: join_req(d).pop("left")))
+    add1("bad", "unknown-top", _with(["extra"], 1))
+    add1("bad", "unknown-job", _with(job_field(0, "extra"), None))
+    add1("bad", "unknown-client", _with([C, 0, "extra"], []))
+    add1("bad", "unknown-follow", m(lambda d: fol(d)["follow"].update(extra=0)))
     add("bad", "doc-pid-zero", _with(["pid"], 0))
     add("bad", "reexecs-max", _with(["reexecs"], 2 ** 63 - 1))
     add("bad", "nofile-negative", _with(["nofile"], [-1, 10]))
@@ -769,11 +810,12 @@ def derived_seeds(doc):
     add("valid", "no-cgroup", _no_cgroup)
     add("bad", "tree-without-cgroup", m(lambda d: (
         _fds_del(d, d["cgroup"]["fd"]), d["cgroup"].update(ok=False, fd=-1)))
-        if a["tree"] else _with(["cgroup", "ok"], 1))
+        if a["tree"] else _with(["cgroup", "ok"], 1), formats=(1, 2) if a["tree"] else (1,))
     add("bad", "cgroup-ok-without-fd", m(lambda d: (_no_cgroup(d),
                                                     d["cgroup"].update(ok=True))))
     add("bad", "cgroup-fd-without-path", _with(["cgroup", "root"], None)
-        if doc["cgroup"]["fd"] != -1 else _with(["cgroup", "kill"], None))
+        if doc["cgroup"]["fd"] != -1 else _with(["cgroup", "kill"], None),
+        formats=(1, 2) if doc["cgroup"]["fd"] != -1 else (1,))
 
     # Jobs.
     add("bad", "parent-self", _with(job_field(0, "parent"), a["id"]))
@@ -793,7 +835,7 @@ def derived_seeds(doc):
     add("bad", "name-empty", _with(job_field(0, "name"), ""))
     add("bad", "name-twice", _with(job_field(1, "name"), a["name"]))
     add("bad", "argv-empty", _with(job_field(0, "argv"), []))
-    add("bad", "argv-number", _with(job_field(0, "argv"), ["sh", 1]))
+    add1("bad", "argv-number", _with(job_field(0, "argv"), ["sh", 1]))
     add("bad", "state-unknown", _with(job_field(0, "state"), "sleeping"))
     add("bad", "reaped-alive", _with(job_field(0, "flags"), 1))
     add("bad", "exited-unreaped", _with(job_field(1, "flags"), 8))
@@ -818,7 +860,7 @@ def derived_seeds(doc):
     add("bad", "usage-negative", _with(job_field(1, "usage"), [-1, 0, 0]))
     add("bad", "env-key-eq", _with(job_field(0, "env"), {"A=B": "1"}))
     add("bad", "env-key-empty", _with(job_field(0, "env"), {"": "1"}))
-    add("bad", "env-value-number", _with(job_field(0, "env"), {"A": 1}))
+    add1("bad", "env-value-number", _with(job_field(0, "env"), {"A": 1}))
     add("valid", "env", _with(job_field(0, "env"), {"A": "1", "PATH": "/bin", "E": ""}))
     add("bad", "groups-negative", _with(job_field(0, "creds", "groups"), [-1]))
     add("bad", "policy-unknown", _with(job_field(0, "restart", "policy"), "sometimes"))
@@ -828,13 +870,21 @@ def derived_seeds(doc):
                                                d[J][1]["restart"].update(due=True))))
     add("bad", "restart-limit", _with(job_field(0, "restart", "limit"), -2))
     add("bad", "ready-left-negative", _with(job_field(0, "ready", "left"), -1))
+    def tree_gone_with_files(d):
+        """job a exited and its cgroup folder removed, its files not."""
+        d[J][0].update(state="exited", flags=9)
+        _fds_del(d, d[J][0]["tree"]["fd"])
+        d[J][0]["tree"]["fd"] = -1
+    if a["tree"]:
+        add("bad", "tree-gone-with-files", tree_gone_with_files)
     add("bad", "tree-base-negative", _with(job_field(0, "tree", "base"), [-1, 0])
-        if a["tree"] else _with(job_field(0, "tree"), []))
+        if a["tree"] else _with(job_field(0, "tree"), []),
+        formats=(1, 2) if a["tree"] else (1,))
     add("bad", "output-mode", _with(job_field(0, "output", "mode"), 3))
     add("bad", "output-limit", _with(job_field(0, "output", "limit"), 2 ** 30 + 1))
     add("bad", "record-stream", _with(job_field(0, "output", "records"), [[2, "aGk="]]))
-    add("bad", "base64-length", _with(job_field(0, "output", "records"), [[0, "aGk"]]))
-    add("bad", "base64-char", _with(job_field(0, "output", "records"), [[0, "a*k="]]))
+    add1("bad", "base64-length", _with(job_field(0, "output", "records"), [[0, "aGk"]]))
+    add1("bad", "base64-char", _with(job_field(0, "output", "records"), [[0, "a*k="]]))
     add("valid", "base64-records", _with(job_field(0, "output", "records"),
                                          [[0, ""], [1, "AA=="], [0, "/+/+"], [1, "AAE="]]))
 
@@ -843,7 +893,7 @@ def derived_seeds(doc):
     add("bad", "client-id-past-next", _with(["next_client"], c_req["id"]))
     add("bad", "client-flags", _with([C, 0, "flags"], 16))
     add("valid", "client-flags", _with([C, 0, "flags"], 2 | 4 | 8))
-    add("bad", "client-in-base64", _with([C, 0, "in"], "abc"))
+    add1("bad", "client-in-base64", _with([C, 0, "in"], "abc"))
     add("bad", "batch-held-by-none", m(lambda d: d[C][0]["batches"].append(
         {"out": "", "rest": None})))
     add("bad", "batch-two-running", m(lambda d: d[C][0]["batches"].extend(
@@ -865,8 +915,8 @@ def derived_seeds(doc):
     add("bad", "request-no-job", m(lambda d: join_req(d).update(job=99)))
     add("bad", "follow-no-job", m(lambda d: fol(d).update(job=99)))
     add("bad", "request-kind", m(lambda d: join_req(d).update(kind="wait")))
-    add("bad", "request-id-object", m(lambda d: join_req(d).update(id={})))
-    add("bad", "request-id-bool", m(lambda d: join_req(d).update(id=True)))
+    add1("bad", "request-id-object", m(lambda d: join_req(d).update(id={})))
+    add1("bad", "request-id-bool", m(lambda d: join_req(d).update(id=True)))
     add("bad", "reexec-with-job", m(lambda d: d[C][0]["requests"].append(
         {"kind": "reexec", "notification": False, "id": 1, "job": 1, "left": None, "batch": -1})))
     add("valid", "reexec-twice", m(lambda d: d[C][0]["requests"].extend(
@@ -874,8 +924,8 @@ def derived_seeds(doc):
          {"kind": "reexec", "notification": False, "id": "1", "job": 0, "left": None, "batch": -1}])))
     add("bad", "follow-with-left", m(lambda d: fol(d).update(left=5)))
     add("bad", "join-left-negative", m(lambda d: join_req(d).update(left=-1)))
-    add("bad", "follow-on-join", m(lambda d: join_req(d).update(follow=fol(d)["follow"])))
-    add("bad", "follow-missing", m(lambda d: fol(d).pop("follow")))
+    add1("bad", "follow-on-join", m(lambda d: join_req(d).update(follow=fol(d)["follow"])))
+    add1("bad", "follow-missing", m(lambda d: fol(d).pop("follow")))
     add("bad", "follow-streams-0", m(lambda d: fol(d)["follow"].update(streams=0)))
     add("bad", "follow-streams-4", m(lambda d: fol(d)["follow"].update(streams=4)))
 
@@ -904,7 +954,7 @@ def derived_seeds(doc):
     add("bad", "event-owner-max", _with(["events", 0, 3], 2 ** 32 - 1))
     add("bad", "event-job-string", _with(["events", 0, 4], "job"))
     add("bad", "event-job-newline", _with(["events", 0, 4], '{"id":1,\n"x":2}'))
-    add("bad", "event-job-object", _with(["events", 0, 4], {"id": 1}))
+    add1("bad", "event-job-object", _with(["events", 0, 4], {"id": 1}))
 
     # Taken today, but wrong (README: the check's gaps).
     def no_tree_a(d):
@@ -930,32 +980,86 @@ def derived_seeds(doc):
     add("bug-accepted", "client-flag-dead", _with([C, 0, "flags"], 1))
     add("bug-accepted", "event-not-json", _with(["events", 0, 4], '{"id":1,]"x}'))
     add("bug-accepted", "nofile-cur-above-max", _with(["nofile"], [4096, 1024]))
+
+    # Format 2's own: its first line, lengths, integers, strings, tags,
+    # and an event's JSON, checked by hand.
+    magic = len(h2.MAGIC)
+    add2("bad", "bin-first-line-only", lambda t: t[:magic], True)
+    add2("bad", "bin-truncated", lambda t: t[:len(t) // 2], True)
+    add2("bad", "bin-last-byte-missing", lambda t: t[:-1], True)
+    add2("bad", "bin-trailing", lambda t: t + b"\0", True)
+    add2("bad", "bin-format-3", lambda t: b"procd-handoff-3\n" + t[magic:], True)
+    add2("bad", "bin-first-line-cut", lambda t: t[:magic - 1] + b" " + t[magic:], True)
+    pid = enc_int(doc["pid"])
+    add2("bad", "int-not-shortest", _with(["pid"], Raw(pid[:-1] + bytes([pid[-1] | 0x80, 0]))))
+    add2("bad", "int-too-long", _with(["pid"], Raw(b"\xff" * 9 + b"\x7f")))
+    add2("bad", "bool-two", _with(job_field(0, "daemon"), Raw(enc_int(2))))
+    add2("bad", "double-nan", _with(job_field(0, "stop_timeout"), float("nan")))
+    add2("bad", "double-inf", _with(job_field(0, "ran"), float("inf")))
+    add2("bad", "left-tag-two", _with(job_field(0, "kill_left"), Raw(enc_int(2))))
+    add2("bad", "string-no-nul", _with(["version"], Raw(enc_int(1) + b"ab")))
+    add2("bad", "string-nul-inside", _with(job_field(0, "name"), Raw(enc_int(3) + b"a\0b\0")))
+    add2("bad", "string-not-utf8", _with(job_field(0, "cwd"), Raw(enc_int(2) + b"/\xff\0")))
+    add2("bad", "string-surrogate", _with(job_field(0, "cwd"),
+                                          Raw(enc_int(4) + b"/\xed\xa0\x80\0")))
+    add2("valid", "string-utf8", _with(job_field(0, "cwd"), "/tmp/caf\u00e9 \U0001f600"))
+    add2("bad", "string-past-end", _with(job_field(0, "name"), Raw(enc_int(1 << 40) + b"a\0")))
+    add2("bad", "count-past-end", _with([J], Raw(enc_int(1 << 30))))
+    add2("bad", "bytes-past-end", _with([C, 0, "in"], Raw(enc_int(1 << 20) + b"x")))
+    add2("bad", "env-key-twice", _with(job_field(0, "env"), Raw(
+        enc_int(3) + enc_int(1) + b"A\0" + enc_int(2) + b"1\0" +
+        enc_int(1) + b"A\0" + enc_int(2) + b"2\0")))
+    add2("bad", "request-id-tag", m(lambda d: join_req(d).update(id=Raw(enc_int(5)))))
+    add2("bad", "request-id-nan", m(lambda d: join_req(d).update(id=float("nan"))))
+    add2("valid", "request-id-real", m(lambda d: join_req(d).update(id=2.5)))
+    add2("bad", "batch-rest-not-json", m(lambda d: d[C][0]["batches"].append(
+        Raw(enc_int(0) + enc_int(3) + b"[{\0"))))
+
+    def event_text(text):
+        return _with(["events", 0, 4], text)
+    add2("bad", "event-json-deep", event_text('{"a":' + "[" * 40 + "]" * 40 + "}"))
+    add2("bad", "event-json-surrogate", event_text('{"a":"\\ud800"}'))
+    add2("bad", "event-json-nul", event_text('{"a":"\\u0000"}'))
+    add2("bad", "event-json-control", event_text('{"a":"\t"}'))
+    add2("bad", "event-json-trailing", event_text('{"a":1} x'))
+    add2("bad", "event-json-array", event_text('[1]'))
+    add2("bad", "event-json-number", event_text('{"a":01}'))
+    add2("valid", "event-json-any", event_text(
+        '{"a":"\\ud83d\\ude00 \\n\\u00e9\\/ \u00e9","b":[1,-2.5e+3,0,0.5E-2,true,false,'
+        'null,{},[]],"c":{"d":""}, "e" :\t"f"}'))
     return seeds
 
 
 def write_derived(out, procd, base):
-    """Writes the seeds made from the small state base (a path); returns
-    the problems (a mutation whose answer is not the one its prefix
-    says)."""
+    """Writes the seeds made from the small state base (a path, of either
+    format: the seeds are of its format); returns the problems (a
+    mutation whose answer is not the one its prefix says)."""
     with open(base, "rb") as f:
         text = f.read()
-    doc = json.loads(text)
-    compact = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    fmt = state_format(text)
+    ext = suffix(fmt)
+    doc = load_state(text)
+    compact = dump_state(doc, fmt)
     problems = []
     # Without the events (the state stays whole) unless the seed is about
     # them: a third smaller.
-    slim = dict(doc, events=[])
-    slim = json.dumps(slim, separators=(",", ":"), ensure_ascii=False).encode()
-    for prefix, name, fn, is_text in derived_seeds(doc):
+    slim = dump_state(dict(doc, events=[]), fmt)
+    for prefix, name, fn, is_text, formats in derived_seeds(doc):
+        if fmt not in formats:
+            continue
         base = compact if name.startswith("event") else slim
         if is_text:
             data = fn(base)
         else:
-            d = json.loads(base)
+            d = load_state(base)
             fn(d)
-            data = json.dumps(d, separators=(",", ":"), ensure_ascii=False).encode()
+            try:
+                data = dump_state(d, fmt)
+            except Unrepresentable as e:
+                problems.append("%s-%s: not a format %d state: %s" % (prefix, name, fmt, e))
+                continue
         for old in ("valid", "bad", "bug-accepted"):
-            stale = os.path.join(out, "%s-%s.json" % (old, name))
+            stale = os.path.join(out, "%s-%s%s" % (old, name, ext))
             if os.path.exists(stale):
                 os.unlink(stale)
         rc, why = check_bytes(procd, data)
@@ -967,7 +1071,7 @@ def write_derived(out, procd, base):
             prefix = "bad"
         elif (rc == 0) != (prefix != "bad"):
             problems.append("%s-%s: --handoff-check exited %d: %s" % (prefix, name, rc, why))
-        with open(os.path.join(out, "%s-%s.json" % (prefix, name)), "wb") as f:
+        with open(os.path.join(out, "%s-%s%s" % (prefix, name, ext)), "wb") as f:
             f.write(data)
     return problems
 
@@ -978,7 +1082,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "handoff-corpus"))
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
     ap.add_argument("--derived-only", action="store_true",
-                    help="only remake the seeds made from valid-small.json")
+                    help="only remake the seeds made from valid-small.*")
     args = ap.parse_args()
     if not os.access(args.procd, os.X_OK):
         die("no procd at %s (use --procd)" % args.procd)
@@ -987,8 +1091,10 @@ def main():
     failed = []
     if not args.derived_only:
         failed += real_states(args)
-    problems = write_derived(args.out, args.procd, os.path.join(args.out, "valid-small.json"))
-    print("derived seeds written from valid-small.json")
+    problems = []
+    for base in ("valid-small.bin", "valid-small.json"):
+        problems += write_derived(args.out, args.procd, os.path.join(args.out, base))
+        print("derived seeds written from %s" % base)
     for f in failed + problems:
         print("FAILED: " + f)
     return 1 if failed or problems else 0

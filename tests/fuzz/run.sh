@@ -8,8 +8,10 @@
 #   decode   (the default) the request path: framing, decoding, params
 #            (fuzz_decode.c, proto/ only); seeds written below
 #   handoff  the reexec state reader: handoff_check_buffer (fuzz_handoff.c,
-#            every daemon source with procd's main renamed); seeds from
-#            tests/fuzz/handoff-corpus/ (remade by handoff-seeds.py)
+#            every daemon source with procd's main renamed), both formats;
+#            seeds from tests/fuzz/handoff-corpus/ (remade by
+#            handoff-seeds.py): *.bin procd-handoff-2, *.json
+#            procd-handoff-1
 # SECONDS 0: only run every seed once (a replay, no fuzzing).
 # The target may also be given as FUZZ_TARGET=handoff. New inputs the
 # fuzzer found are kept in FUZZ_OUT if set (a folder; e.g. to add the
@@ -159,14 +161,15 @@ build_handoff() {
 
 seeds_handoff() {
 	seeds=$srcdir/tests/fuzz/handoff-corpus
-	if ! ls "$seeds"/*.json >/dev/null 2>&1; then
+	if ! ls "$seeds"/*.json "$seeds"/*.bin >/dev/null 2>&1; then
 		echo "run.sh: no seeds in $seeds" >&2
 		exit 2
 	fi
-	cp "$seeds"/*.json "$corpus"/
+	cp "$seeds"/*.json "$seeds"/*.bin "$corpus"/
 	# The format's words.
 	{
-		for w in format procd-handoff-1 version pid started_at \
+		for w in format procd-handoff-1 procd-handoff-2 version pid \
+		    started_at \
 		    image_started_at reexecs nofile listen path owned dirfd \
 		    name dev ino sockets notify_fd cgroup ok why root rel fd \
 		    kill next_job next_client next_subscription seq events \
@@ -187,6 +190,12 @@ seeds_handoff() {
 		    9223372036854775807 '[0,0]' '[-1,-1]' '"4oI="' '"8J+Y"' \
 		    '"gA=="' '"="' '"=="' '\\u0000'; do
 			printf '"%s"\n' "$(printf '%s' "$w" | sed 's/"/\\"/g')"
+		done
+		# Format 2: its first line, and names as its strings end.
+		printf '"procd-handoff-2\\x0a"\n'
+		for w in running stopping waiting restarting exited no \
+		    on-failure always join follow ready reexec started; do
+			printf '"%s\\x00"\n' "$w"
 		done
 	} >"$work/dict"
 	maxlen=65536

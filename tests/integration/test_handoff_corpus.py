@@ -2,8 +2,10 @@
 # The reexec state reader against its fuzz corpus (tests/fuzz/handoff-corpus):
 # every file goes through `procd --handoff-check FILE`, which must answer
 # 0 (the state would be taken) or 1 (refused, with the reason on stderr),
-# never die of a signal, hang or report a sanitizer error. The file's name
-# says which answer is right (see the corpus's README):
+# never die of a signal, hang or report a sanitizer error. Files *.bin are
+# of the format procd writes (procd-handoff-2), *.json of the one before
+# (procd-handoff-1), which procd still reads. The file's name says which
+# answer is right (see the corpus's README):
 #   valid-*         real states procd wrote (handoff-seeds.py) and
 #                   hand-made variants of them: taken
 #   bad-*           states that must be refused
@@ -15,6 +17,7 @@
 #   fuzz-*          inputs the fuzzer found worth keeping: 0 or 1, nothing
 #                   else
 import glob
+import json
 import os
 import subprocess
 
@@ -22,14 +25,14 @@ import pytest
 
 from conftest import PROCD
 
-CORPUS = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz",
-                                      "handoff-corpus"))
-FORMAT = "procd-handoff-1"
+FUZZ = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz"))
+CORPUS = os.path.join(FUZZ, "handoff-corpus")
+FORMATS = {".bin": "procd-handoff-2", ".json": "procd-handoff-1"}
 PREFIXES = ("valid-", "bad-", "bug-refused-", "bug-accepted-", "fuzz-")
 SANITIZER = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
              "ERROR: UndefinedBehaviorSanitizer")
 CHECK_TIMEOUT = 120     # seconds for one check: generous, never a speed test
-MAX_CORPUS = 600 * 1024
+MAX_CORPUS = 1024 * 1024      # two formats' seeds
 
 
 def corpus_files():
@@ -64,9 +67,15 @@ def check(path):
     return r.returncode, out, err
 
 
+def file_format(path):
+    """The format a state file is in, by its first line."""
+    with open(path, "rb") as f:
+        return "procd-handoff-2" if f.read(16) == b"procd-handoff-2\n" else "procd-handoff-1"
+
+
 def assert_taken(path, rc, out, err):
     assert rc == 0, "%s refused: %s" % (os.path.basename(path), err.strip())
-    assert ("a %s state procd would take" % FORMAT) in out, out
+    assert ("a %s state procd would take" % file_format(path)) in out, out
     assert not err.strip(), err
 
 
@@ -104,6 +113,8 @@ def test_corpus_file(path):
     k = kind(path)
     assert k is not None, "%s: a corpus file's name starts with one of %s" % (
         os.path.basename(path), ", ".join(PREFIXES))
+    assert os.path.splitext(path)[1] in FORMATS, "%s: a corpus file is *.bin or *.json" % (
+        os.path.basename(path))
     rc, out, err = check(path)
     if k in ("valid", "bug-refused"):
         assert_taken(path, rc, out, err)
@@ -123,9 +134,14 @@ def test_corpus_shape():
     kinds = [kind(f) for f in files]
     assert kinds.count("valid") >= 3, names
     assert kinds.count("bad") >= 20, names
-    # The real states handoff-seeds.py writes.
-    for real in ("valid-empty.json", "valid-small.json", "valid-full.json"):
-        assert real in names, "%s missing: run tests/fuzz/handoff-seeds.py" % real
+    # The real states handoff-seeds.py writes (*.bin), and those of the
+    # format before, kept.
+    for real in ("valid-empty", "valid-small", "valid-full"):
+        for ext in FORMATS:
+            assert real + ext in names, "%s missing: run tests/fuzz/handoff-seeds.py" % (
+                real + ext)
+    for ext in FORMATS:
+        assert sum(1 for n in names if n.startswith("bad-") and n.endswith(ext)) >= 20, names
     total = sum(os.path.getsize(f) for f in files)
     assert total <= MAX_CORPUS, "the corpus is %d bytes; keep it under %d" % (total, MAX_CORPUS)
     with open(os.path.join(CORPUS, "README.md")) as f:
@@ -136,22 +152,28 @@ def test_corpus_shape():
 
 
 def test_check_refuses_what_is_no_state(tmp_path):
-    """A file that is missing, empty, a folder, or not JSON: 1 and why."""
+    """A file that is missing, empty, a folder, not JSON, only format 2's
+    first line, or of a format procd does not read: 1 and why."""
     empty = tmp_path / "empty"
     empty.write_bytes(b"")
     text = tmp_path / "text"
     text.write_bytes(b"procd state\n")
+    head = tmp_path / "head"
+    head.write_bytes(b"procd-handoff-2\n")
+    later = tmp_path / "later"
+    later.write_bytes(b"procd-handoff-3\n\x00\x01")
     for path in (str(tmp_path / "missing"), str(empty), str(tmp_path), str(text),
-                 "/dev/null"):
+                 "/dev/null", str(head), str(later)):
         rc, out, err = check(path)
         assert_refused(path, rc, out, err)
+    rc, out, err = check(str(later))
+    assert "procd-handoff-3" in err, err
 
 
 def test_real_states_round_trip(tmp_path):
-    """A real state stays taken when its JSON is spelled otherwise (spaces,
-    newlines, keys in another order, escapes): the reader does not depend
-    on the writer's spelling."""
-    import json
+    """A real format 1 state stays taken when its JSON is spelled otherwise
+    (spaces, newlines, keys in another order, escapes): the reader does not
+    depend on the writer's spelling."""
     for name in ("valid-small.json", "valid-full.json"):
         with open(os.path.join(CORPUS, name), "rb") as f:
             doc = json.loads(f.read())
@@ -159,3 +181,37 @@ def test_real_states_round_trip(tmp_path):
         p.write_text(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=True))
         rc, out, err = check(str(p))
         assert_taken(str(p), rc, out, err)
+
+
+def test_real_states_cut(tmp_path):
+    """A real format 2 state ends where its last value does: cut anywhere,
+    or with a byte more, it is refused, with a reason."""
+    for name in ("valid-small.bin", "valid-full.bin"):
+        with open(os.path.join(CORPUS, name), "rb") as f:
+            data = f.read()
+        cuts = sorted(set([16, 17, len(data) - 1] + [len(data) * k // 13 for k in range(1, 13)]))
+        for n, cut in enumerate(cuts + [None]):
+            p = tmp_path / ("%s-%d" % (name, n))
+            p.write_bytes(data[:cut] if cut is not None else data + b"\0")
+            rc, out, err = check(str(p))
+            assert_refused(str(p), rc, out, err)
+
+
+def test_format2_codec():
+    """handoff_format2.py (what handoff-seeds.py makes seeds with) reads and
+    writes the real format 2 states byte for byte, in the shape of format
+    1's documents."""
+    import sys
+    sys.path.insert(0, FUZZ)
+    try:
+        import handoff_format2 as h2
+    finally:
+        sys.path.remove(FUZZ)
+    with open(os.path.join(CORPUS, "valid-small.json"), "rb") as f:
+        keys1 = set(json.loads(f.read()))
+    for name in ("valid-empty.bin", "valid-small.bin", "valid-full.bin"):
+        with open(os.path.join(CORPUS, name), "rb") as f:
+            data = f.read()
+        doc = h2.decode(data)
+        assert set(doc) == keys1, name
+        assert h2.encode(doc) == data, name

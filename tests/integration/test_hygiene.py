@@ -4,7 +4,9 @@
 # signal, a cleaned environment; no zombie left behind; a worker's own
 # subprocesses stopped with it. Workers are inspected from outside through
 # /proc, so no interpreter's own start-up changes what is seen.
+import json
 import os
+import signal
 import socket
 import time
 
@@ -321,3 +323,23 @@ def test_open_file_limit_raised_for_procd_not_workers(tmp_path, srv_spawn):
         lc_join(c, j["id"])
     c.close()
     assert p.stop() == 0, p.stderr_text()
+
+
+def test_spawner_workers_start_clean(procd_factory, monkeypatch, tmp_path):
+    """Workers made by spawners (starts pipelined: procd(8), --spawners),
+    from a procd started with signals ignored and blocked and fds left
+    open, start in the same state as those procd makes itself."""
+    d = wrapped_procd(procd_factory, monkeypatch, tmp_path,
+                      {"LC_WRAP_IGN": "1 3 12 13", "LC_WRAP_BLOCK": "10 28",
+                       "LC_WRAP_FDS": "5 9 63"})
+    c = d.connect()
+    n = 8
+    c.send_raw("".join(json.dumps({"jsonrpc": "2.0", "id": i, "method": "start",
+                                   "params": {"argv": ["sleep", "30"]}}) + "\n"
+                       for i in range(1, n + 1)))
+    pids = [c.response(i)["result"]["pid"] for i in range(1, n + 1)]
+    for pid in pids:
+        check_worker(pid, d.pid)
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    assert d.stop() == 0

@@ -40,7 +40,8 @@ from test_systemd import worker_fds
 
 PROCD_NEXT = os.environ.get("PROCD_NEXT") or os.path.abspath(
     os.path.join(os.path.dirname(PROCD), "..", "tests", "helpers", "procd-next"))
-FORMAT = "procd-handoff-1"
+FORMAT = "procd-handoff-2"      # the one procd writes
+OLD_FORMAT = "procd-handoff-1"  # read, no longer written
 SLEEP = ["sleep", "1000"]
 EVENTS = ("started", "stopping", "restarting", "waiting", "exited", "closed", "ready")
 DENIED, INTERNAL, STOPPING, NOT_FOUND, INVALID_PARAMS = -32004, -32603, -32008, -32001, -32602
@@ -289,7 +290,8 @@ def slow_conn(procd):
 
 def test_handoff_formats_option(tmp_path):
     """procd --handoff-formats prints the formats it reads, one a line,
-    and exits 0 without starting a daemon."""
+    and exits 0 without starting a daemon: the one it writes, and the
+    older one (a procd that writes it can be upgraded)."""
     sock = str(tmp_path / "procd.sock")
     r = subprocess.run([PROCD, "--handoff-formats", "--socket", sock], capture_output=True,
                        text=True, timeout=30, stdin=subprocess.DEVNULL)
@@ -297,6 +299,7 @@ def test_handoff_formats_option(tmp_path):
     lines = r.stdout.split("\n")
     assert lines[-1] == "", "not newline-terminated: %r" % r.stdout
     assert FORMAT in lines[:-1], "%s not listed: %r" % (FORMAT, r.stdout)
+    assert OLD_FORMAT in lines[:-1], "%s not listed: %r" % (OLD_FORMAT, r.stdout)
     assert all(l.strip() == l and l for l in lines[:-1]), r.stdout
     assert not os.path.lexists(sock), "--handoff-formats started a daemon"
 
@@ -491,12 +494,13 @@ def check_unchanged(p, w):
 REFUSALS = {
     "missing": (None, ("no such file", "not found", "missing", "does not exist", "enoent")),
     "not-executable": ("copy-0644", ("permission", "not executable", "eacces", "executable")),
-    "other-format": ("#!/bin/sh\necho procd-handoff-0\necho procd-handoff-2\n",
+    # A program that reads only the older format, as a downgrade would be.
+    "other-format": ("#!/bin/sh\necho %s\necho procd-handoff-3\n" % OLD_FORMAT,
                      ("format",)),
-    "prefix-of-format": ("#!/bin/sh\necho procd-handoff-10\necho xprocd-handoff-1\n"
-                         "echo procd-handoff-1x\n", ("format",)),
+    "prefix-of-format": ("#!/bin/sh\necho %s0\necho x%s\necho %sx\n" % (
+        FORMAT, FORMAT, FORMAT), ("format",)),
     "empty-output": ("#!/bin/sh\nexit 0\n", ("format",)),
-    "check-fails": ("#!/bin/sh\necho procd-handoff-1\nexit 1\n", ("exit", "status", "fail")),
+    "check-fails": ("#!/bin/sh\necho %s\nexit 1\n" % FORMAT, ("exit", "status", "fail")),
 }
 
 

@@ -212,12 +212,20 @@ def test_follower_answered_before_procd_exits(procd_factory, tmp_path):
 # --- what jobs left behind: procd adopted it as subreaper -------------------------
 
 def adopted(pid):
-    """Children of pid (procd) as the kernel lists them."""
+    """Children of pid (procd) as the kernel lists them, but its spawners."""
     out = []
     for tid in os.listdir("/proc/%d/task" % pid):
         with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
             out += [int(x) for x in f.read().split()]
-    return out
+    return [p for p in out if comm(p) != "procd-spawner"]
+
+
+def comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return None
 
 
 LEAVE_BEHIND = ("sleep 1000 & setsid sleep 1000 & "

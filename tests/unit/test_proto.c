@@ -2213,6 +2213,148 @@ test_base64_invalid(void **state)
 	expect_base64_invalid("Zm9vZ===");
 }
 
+/* Base64 as RFC 4648 spells it, a character at a time. */
+static size_t
+base64_reference(const unsigned char *in, size_t len, char *out)
+{
+	static const char	alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned long		v;
+	size_t			i, o = 0;
+
+	for (i = 0; i < len; i += 3) {
+		v = (unsigned long)in[i] << 16;
+		if (i + 1 < len)
+			v |= (unsigned long)in[i + 1] << 8;
+		if (i + 2 < len)
+			v |= in[i + 2];
+		out[o++] = alphabet[v >> 18 & 63];
+		out[o++] = alphabet[v >> 12 & 63];
+		out[o++] = i + 1 < len ? alphabet[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < len ? alphabet[v & 63] : '=';
+	}
+	out[o] = '\0';
+	return (o);
+}
+
+/*
+ * Long inputs at every alignment, as the wide loop encodes them (24 bytes
+ * at a time, reading 28), up to its last round and the tail after it.
+ */
+static void
+test_base64_long(void **state)
+{
+	unsigned char	in[1100];
+	char		want[1500], *out;
+	uint32_t	seed = 0x9e3779b9;
+	size_t		i, len, off;
+
+	for (i = 0; i < sizeof in; i++)
+		in[i] = test_random(&seed) & 0xff;
+	for (len = 0; len <= 1024; len += len < 120 ? 1 : 37) {
+		for (off = 0; off < 4; off++) {
+			base64_reference(in + off, len, want);
+			base64_encode_checked(in + off, len, &out);
+			assert_string_equal(out, want);
+			free(out);
+		}
+	}
+	/* Every byte value in every position of a group. */
+	for (i = 0; i < sizeof in; i++)
+		in[i] = (i / 3 + i % 3 * 85) & 0xff;
+	expect_base64(in, sizeof in, NULL);
+	base64_reference(in, sizeof in, want);
+	base64_encode_checked(in, sizeof in, &out);
+	assert_string_equal(out, want);
+	free(out);
+}
+
+/* Worker output to test text with: plain runs, escapes, UTF-8 good and bad. */
+static size_t
+utf8_quote_input(uint32_t *seed, unsigned char *buf, size_t room)
+{
+	static const char *const	 pieces[] = {
+		"plain text, a whole word or more", "a", "\"", "\\", "\n",
+		"\t", "\r", "\x01", "\x1f", "\x7f", " ", "~", "\xc3\xa9",
+		"\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xc3", "\xe2\x82", "\xf0",
+		"\xf0\x9f\x98", "\xff", "\x80", "\xed\xa0\x80", "\xc0\xaf",
+		"\xf4\x90\x80\x80", "\xe0\x80\xaf", "\xf0\x8f\xbf\xbf",
+		"\xe0\xa0\x80", "\0", "0123456789abcdef",
+	};
+	const char			*p;
+	size_t				 n = 0, k;
+
+	while (n < room) {
+		k = test_random(seed) % (sizeof pieces / sizeof pieces[0]);
+		p = pieces[k];
+		k = p[0] == '\0' ? 1 : strlen(p);
+		if (k > room - n)
+			k = room - n;
+		memcpy(buf + n, p, k);
+		n += k;
+	}
+	return (n);
+}
+
+/*
+ * proto_utf8_quote gives what proto_utf8_decode then proto_json_quote
+ * give, call by call, however the input is split, within its bound.
+ */
+static void
+test_utf8_quote(void **state)
+{
+	struct proto_utf8	 a, b;
+	unsigned char		 in[600];
+	char			*text, *want, *got;
+	uint32_t		 seed = 0x1234567;
+	size_t			 len, at, k, n, m, bound, i;
+	int			 round, final;
+
+	for (round = 0; round < 400; round++) {
+		len = utf8_quote_input(&seed, in, test_random(&seed) %
+		    sizeof in);
+		memset(&a, 0, sizeof a);
+		memset(&b, 0, sizeof b);
+		for (at = 0; at <= len; at += k) {
+			k = round % 3 == 0 ? len - at :
+			    test_random(&seed) % (len - at + 1);
+			final = at + k == len && round % 2 == 0;
+			text = malloc(proto_utf8_bound(k));
+			want = malloc(proto_json_quote_bound(
+			    proto_utf8_bound(k)));
+			bound = proto_utf8_quote_bound(k);
+			got = malloc(bound + GUARD);
+			assert_true(text != NULL && want != NULL &&
+			    got != NULL);
+			memset(got, 0x5a, bound + GUARD);
+			n = proto_utf8_decode(&a, in + at, k, final, text);
+			n = proto_json_quote(text, n, want);
+			m = proto_utf8_quote(&b, in + at, k, final, got);
+			assert_int_equal(m, n);
+			assert_memory_equal(got, want, n);
+			assert_true(m <= bound);
+			for (i = bound; i < bound + GUARD; i++)
+				assert_int_equal(got[i], 0x5a);
+			assert_int_equal(a.have, b.have);
+			free(text);
+			free(want);
+			free(got);
+			if (at == len)
+				break;
+		}
+	}
+	/* The bound: a held sequence fails, then only control bytes. */
+	memset(&b, 0, sizeof b);
+	got = malloc(proto_utf8_quote_bound(64));
+	assert_non_null(got);
+	assert_int_equal(proto_utf8_quote(&b, "\xf0\x9f\x98", 3, 0, got), 0);
+	memset(in, 0x01, 63);
+	in[63] = 0xf0;
+	n = proto_utf8_quote(&b, in, 64, 1, got);
+	assert_int_equal(n, 3 + 63 * 6 + 3);
+	free(got);
+}
+
 /* --- proto_json_quote --- */
 
 static void
@@ -2688,6 +2830,8 @@ main(void)
 		cmocka_unit_test(test_base64_rfc4648),
 		cmocka_unit_test(test_base64_roundtrip),
 		cmocka_unit_test(test_base64_invalid),
+		cmocka_unit_test(test_base64_long),
+		cmocka_unit_test(test_utf8_quote),
 		cmocka_unit_test(test_json_quote),
 		cmocka_unit_test(test_json_quote_jansson),
 		cmocka_unit_test(test_json_text_cost),
