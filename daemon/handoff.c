@@ -2777,25 +2777,19 @@ static struct job *
 h2a_job_new(struct h2_state *st, const struct h2_job *j)
 {
 	struct job	*job;
+	struct user	*owner;
+	json_t		*argv;
+	char		*argv_text;
 
-	job = xcalloc(1, sizeof *job);
-	job->id = j->id;
-	job->name = xstrdup(j->name);
-	job->argv = h2a_argv(st, j, &job->argv_text);
-	job->cwd = xstrdup(j->cwd);
-	job->name_text = job_quote(job->name);
-	job->cwd_text = job_quote(job->cwd);
-	job->pid = j->pid;
-	job->uid = j->uid;
-	job->gid = j->gid;
-	job->owner = user_get(job->uid);
+	owner = user_get(j->uid);
 	/* Once a user: most jobs are the last one's owner's. */
-	if (job->owner != st->owner) {
-		user_db_load(job->owner);
-		st->owner = job->owner;
+	if (owner != st->owner) {
+		user_db_load(owner);
+		st->owner = owner;
 	}
-	job->user_text = job->owner->db_found ? job_quote(job->owner->name) :
-	    xstrdup("null");
+	argv = h2a_argv(st, j, &argv_text);
+	job = job_new(j->id, j->name, argv, argv_text, j->cwd, owner, j->gid);
+	job->pid = j->pid;
 	job->env = h2a_env(st, j);
 	h2a_groups(st, j, job);
 	return (job);
@@ -2831,10 +2825,6 @@ h2a_job(struct h2_state *st, const struct h2_job *j,
 	if (j->error != NULL)
 		job->error_text = job_quote(j->error);
 
-	TAILQ_INIT(&job->children);
-	TAILQ_INIT(&job->waiters);
-	TAILQ_INIT(&job->ready_waiters);
-	job->cg_fd = job->cg_wd = job->cg_events = job->cg_kill = -1;
 	job->parent_id = j->parent;
 
 	job->restart_policy = j->policy;
@@ -2899,32 +2889,27 @@ h2a_follow(struct request *req, const struct h2_request *q)
 		    q->utf8len[i], 0, out);
 }
 
+/*
+ * Parks a handed-over request again where it waited, in either format:
+ * on its job's queue (a join with the seconds it had left), or with the
+ * reexecs to answer.
+ */
 static void
-h2a_request(struct client *c, const struct h2_request *q,
-    struct batch **batches, struct requests *reexecs)
+handoff_park(struct request *req, int kind, long long job_id, double left,
+    struct requests *reexecs)
 {
-	struct request	*req;
 	struct job	*job = NULL;
 
-	req = xcalloc(1, sizeof *req);
-	req->client = c;
-	req->params = json_object();
-	h2a_request_id(req, q);
-	if (q->batch >= 0) {
-		req->batch = batches[q->batch];
-		req->batch->outstanding++;
-	}
-	if (q->kind != KIND_REEXEC)
-		job = job_find_id(q->job);
-	switch (q->kind) {
+	if (kind != KIND_REEXEC)
+		job = job_find_id(job_id);
+	switch (kind) {
 	case KIND_JOIN:
 		req->method = &method_join_entry;
-		request_park_job(req, job, &job->waiters, q->left,
+		request_park_job(req, job, &job->waiters, left,
 		    method_join_timeout);
 		break;
 	case KIND_FOLLOW:
 		req->method = &method_logs_entry;
-		h2a_follow(req, q);
 		request_park_job(req, job, &job->followers, -1, NULL);
 		break;
 	case KIND_READY:
@@ -2938,6 +2923,25 @@ h2a_request(struct client *c, const struct h2_request *q,
 		req->queue = reexecs;
 		break;
 	}
+}
+
+static void
+h2a_request(struct client *c, const struct h2_request *q,
+    struct batch **batches, struct requests *reexecs)
+{
+	struct request	*req;
+
+	req = xcalloc(1, sizeof *req);
+	req->client = c;
+	req->params = json_object();
+	h2a_request_id(req, q);
+	if (q->batch >= 0) {
+		req->batch = batches[q->batch];
+		req->batch->outstanding++;
+	}
+	if (q->kind == KIND_FOLLOW)
+		h2a_follow(req, q);
+	handoff_park(req, q->kind, q->job, q->left, reexecs);
 }
 
 /* The running batch: its requests not yet run, decoded as when sent. */
@@ -4222,25 +4226,16 @@ static void
 ha_job(const json_t *j)
 {
 	struct job	*job;
+	struct user	*owner;
 	const json_t	*o, *v;
 	size_t		 i;
 
-	job = xcalloc(1, sizeof *job);
-	job->id = hv_int(j, "id");
-	job->name = xstrdup(hv_str(j, "name"));
-	job->argv = json_deep_copy(json_object_get(j, "argv"));
-	job->cwd = xstrdup(hv_str(j, "cwd"));
-	job->name_text = job_quote(job->name);
-	job->cwd_text = job_quote(job->cwd);
-	if ((job->argv_text = proto_dump(job->argv)) == NULL)
-		fatalx("%s: cannot encode argv", __func__);
+	owner = user_get(hv_int(j, "uid"));
+	user_db_load(owner);
+	job = job_new(hv_int(j, "id"), hv_str(j, "name"), json_deep_copy(
+	    json_object_get(j, "argv")), NULL, hv_str(j, "cwd"), owner,
+	    hv_int(j, "gid"));
 	job->pid = hv_int(j, "pid");
-	job->uid = hv_int(j, "uid");
-	job->gid = hv_int(j, "gid");
-	job->owner = user_get(job->uid);
-	user_db_load(job->owner);
-	job->user_text = job->owner->db_found ? job_quote(job->owner->name) :
-	    xstrdup("null");
 	job->daemon = json_is_true(json_object_get(j, "daemon"));
 	job->stop_timeout = hv_num(j, "stop_timeout");
 	job->state = proto_state_parse(hv_str(j, "state"));
@@ -4266,10 +4261,6 @@ ha_job(const json_t *j)
 	for (i = 0; i < job->creds.ngroups; i++)
 		job->creds.groups[i] = json_integer_value(json_array_get(v, i));
 
-	TAILQ_INIT(&job->children);
-	TAILQ_INIT(&job->waiters);
-	TAILQ_INIT(&job->ready_waiters);
-	job->cg_fd = job->cg_wd = job->cg_events = job->cg_kill = -1;
 	job->parent_id = hv_int(j, "parent");
 
 	o = json_object_get(j, "restart");
@@ -4333,7 +4324,6 @@ ha_request(struct client *c, const json_t *r, struct batch **batches,
     struct requests *reexecs)
 {
 	struct request	*req;
-	struct job	*job = NULL;
 	int		 kind = hc_kind(hv_str(r, "kind"));
 	long long	 b = hv_int(r, "batch");
 
@@ -4346,30 +4336,10 @@ ha_request(struct client *c, const json_t *r, struct batch **batches,
 		req->batch = batches[b];
 		req->batch->outstanding++;
 	}
-	if (kind != KIND_REEXEC)
-		job = job_find_id(hv_int(r, "job"));
-	switch (kind) {
-	case KIND_JOIN:
-		req->method = &method_join_entry;
-		request_park_job(req, job, &job->waiters, hv_num(r, "left"),
-		    method_join_timeout);
-		break;
-	case KIND_FOLLOW:
-		req->method = &method_logs_entry;
+	if (kind == KIND_FOLLOW)
 		ha_follow(req, json_object_get(r, "follow"));
-		request_park_job(req, job, &job->followers, -1, NULL);
-		break;
-	case KIND_READY:
-		req->method = &method_start_entry;
-		request_park_job(req, job, &job->ready_waiters, -1, NULL);
-		break;
-	case KIND_REEXEC:
-		req->method = &method_reexec_entry;
-		request_park(req);
-		TAILQ_INSERT_TAIL(reexecs, req, job_entry);
-		req->queue = reexecs;
-		break;
-	}
+	handoff_park(req, kind, kind == KIND_REEXEC ? 0 : hv_int(r, "job"),
+	    kind == KIND_JOIN ? hv_num(r, "left") : -1, reexecs);
 }
 
 static void

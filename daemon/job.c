@@ -119,6 +119,41 @@ job_transition(struct job *job, enum job_event event, int cond)
 }
 
 /*
+ * A job record: its name, argv (taken, with its JSON text, also taken, or
+ * made here if NULL), cwd, and owner (a reference, taken, its database
+ * entry loaded), with the texts made from them, its lists empty and no
+ * cgroup. What job_create and the handoff's readers start from.
+ */
+struct job *
+job_new(long long id, const char *name, json_t *argv, char *argv_text,
+    const char *cwd, struct user *owner, gid_t gid)
+{
+	struct job	*job;
+
+	job = xcalloc(1, sizeof *job);
+	job->id = id;
+	job->name = xstrdup(name);
+	job->argv = argv;
+	job->cwd = xstrdup(cwd);
+	job->name_text = job_quote(job->name);
+	job->cwd_text = job_quote(job->cwd);
+	if ((job->argv_text = argv_text) == NULL &&
+	    (job->argv_text = proto_dump(argv)) == NULL)
+		fatalx("%s: cannot encode argv", __func__);
+	job->uid = owner->uid;
+	job->gid = gid;
+	job->owner = owner;
+	job->user_text = owner->db_found ? job_quote(owner->name) :
+	    xstrdup("null");
+	TAILQ_INIT(&job->children);
+	TAILQ_INIT(&job->waiters);
+	TAILQ_INIT(&job->ready_waiters);
+	job->restart_limit = -1;
+	job->cg_fd = job->cg_wd = job->cg_events = job->cg_kill = -1;
+	return (job);
+}
+
+/*
  * Makes a job record for a process about to be spawned. It is not in the
  * table until job_started.
  */
@@ -128,39 +163,25 @@ job_create(json_t *argv, const char *name, const char *cwd,
     struct job *parent)
 {
 	struct job	*job;
+	struct user	*owner;
+	char		*auto_name = NULL;
 
-	job = xcalloc(1, sizeof *job);
-	job->id = job_next_id;
-	if (name != NULL)
-		job->name = xstrdup(name);
-	else
-		xasprintf(&job->name, "job-%lld", job->id);
-	job->argv = json_incref(argv);
-	job->cwd = xstrdup(cwd);
-	job->name_text = job_quote(job->name);
-	job->cwd_text = job_quote(job->cwd);
-	if ((job->argv_text = proto_dump(argv)) == NULL)
-		fatalx("%s: cannot encode argv", __func__);
-	job->uid = cr->uid;
-	job->gid = cr->gid;
+	if (name == NULL)
+		xasprintf(&auto_name, "job-%lld", job_next_id);
+	owner = user_get(cr->uid);
+	user_db_load(owner);
+	job = job_new(job_next_id, name != NULL ? name : auto_name,
+	    json_incref(argv), NULL, cwd, owner, cr->gid);
+	free(auto_name);
 	/* The job keeps them for its restarts. */
 	job->creds = *cr;
 	cr->groups = NULL;
 	cr->ngroups = 0;
-	job->owner = user_get(cr->uid);
-	user_db_load(job->owner);
-	job->user_text = job->owner->db_found ? job_quote(job->owner->name) :
-	    xstrdup("null");
 	job->daemon = daemon;
 	job->stop_timeout = stop_timeout;
 	job->state = PROTO_RUNNING;
 	job->parent = parent;
 	job->parent_id = parent != NULL ? parent->id : 0;
-	TAILQ_INIT(&job->children);
-	TAILQ_INIT(&job->waiters);
-	TAILQ_INIT(&job->ready_waiters);
-	job->restart_limit = -1;
-	job->cg_fd = job->cg_wd = job->cg_events = job->cg_kill = -1;
 	output_init(job, OUTPUT_CAPTURE, procd_config.log_limit);
 	return (job);
 }

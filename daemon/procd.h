@@ -541,6 +541,8 @@ struct job	*job_find_id(long long);
 struct job	*job_find_name(const char *);
 struct job	*job_find_pid(pid_t);
 struct job	*job_lookup(const json_t *);
+struct job	*job_new(long long, const char *, json_t *, char *,
+		     const char *, struct user *, gid_t);
 struct job	*job_create(json_t *, const char *, const char *,
 		     struct user_creds *, int, double, struct job *);
 long long	 job_last_id(void);

@@ -77,6 +77,17 @@ utf8_continue(struct proto_utf8 *st, unsigned char b, char *out, size_t *o)
 	return (1);
 }
 
+/* At the end of the input (final), a sequence left unfinished is one
+ * replacement character. Returns the bytes written. */
+static size_t
+utf8_finish(struct proto_utf8 *st, int final, char *out)
+{
+	if (!final || st->have == 0)
+		return (0);
+	st->have = 0;
+	return (utf8_replace(out));
+}
+
 /*
  * Decodes len bytes into out, which has room for proto_utf8_bound(len).
  * With final set, an incomplete sequence at the end is replaced too.
@@ -103,11 +114,7 @@ proto_utf8_decode(struct proto_utf8 *st, const void *in, size_t len,
 		if (utf8_continue(st, b, out, &o))
 			i++;
 	}
-	if (final && st->have > 0) {
-		o += utf8_replace(out + o);
-		st->have = 0;
-	}
-	return (o);
+	return (o + utf8_finish(st, final, out + o));
 }
 
 size_t
@@ -290,11 +297,7 @@ proto_utf8_quote(struct proto_utf8 *st, const void *in, size_t len,
 		if (utf8_continue(st, p[i], out, &o))
 			i++;
 	}
-	if (final && st->have > 0) {
-		o += utf8_replace(out + o);
-		st->have = 0;
-	}
-	return (o);
+	return (o + utf8_finish(st, final, out + o));
 }
 
 /*
